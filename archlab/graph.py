@@ -157,6 +157,16 @@ def check_input_size(spec: Spec, input_size, shapes=None) -> tuple[int, int, int
     return size
 
 
+def small_input_size(spec: Spec, shapes: dict[str, NodeShape] | None = None) -> tuple[int, int]:
+    """A small valid (H, W) for quick checks: sides multiples of the total stride, at least 32,
+    and the deepest feature map still 2x4 pixels."""
+    shapes = shapes or infer_shapes(spec)
+    multiple = total_stride(spec, shapes)
+    deepest = max(s for shape in shapes.values() for s in shape.out_strides)
+    side = int(math.ceil(max(32, 2 * deepest) / multiple)) * multiple
+    return side, 2 * side
+
+
 def _check_forward(spec: Spec, model: "GraphModel", size):
     """A forward pass on ``meta`` tensors: shape errors become SpecErrors naming the node."""
     with torch.device("meta"):
@@ -215,7 +225,28 @@ class GraphModel(nn.Module):
             result = result[0]
         return env if keep else result
 
+    def check_input(self, x: torch.Tensor):
+        """Raise a SpecError naming the node if ``x``'s size cannot run (checked once per size,
+        on a ``meta`` twin of the model, so no real computation is wasted)."""
+        if not isinstance(x, torch.Tensor) or x.ndim != 4:
+            raise SpecError(f"the model takes one (N, C, H, W) tensor, got "
+                            f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}",
+                            spec=self.spec.name)
+        key = tuple(x.shape[1:])
+        checked = self.__dict__.setdefault("_checked_sizes", set())
+        if key in checked:
+            return
+        size = check_input_size(self.spec, (1,) + key, self.shapes)
+        twin = self.__dict__.get("_meta_twin")
+        if twin is None:
+            twin = GraphModel(self.spec, self.shapes, topological_order(self.spec), device="meta").eval()
+            self.__dict__["_meta_twin"] = twin
+        _check_forward(self.spec, twin, size)
+        checked.add(key)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling()):
+            self.check_input(x)
         return self.run(x)
 
 
@@ -228,12 +259,7 @@ def validate(spec: Spec, input_size=None) -> dict[str, NodeShape]:
     if not isinstance(spec, Spec):
         raise SpecError(f"expected an archlab.Spec, got {type(spec).__name__}")
     shapes = infer_shapes(spec)
-    if input_size is None:  # small, sides >= 32, deepest map still 2x4
-        multiple = total_stride(spec, shapes)
-        deepest = max(s for shape in shapes.values() for s in shape.out_strides)
-        side = int(math.ceil(max(32, 2 * deepest) / multiple)) * multiple
-        input_size = (side, 2 * side)
-    size = check_input_size(spec, input_size, shapes)
+    size = check_input_size(spec, input_size or small_input_size(spec, shapes), shapes)
     meta_model = GraphModel(spec, shapes, topological_order(spec), device="meta").eval()
     _check_forward(spec, meta_model, size)
     return shapes

@@ -97,3 +97,16 @@ def test_a_shape_problem_only_visible_at_run_time_names_the_node():
 def test_graph_model_children_are_named_by_node():
     model = archlab.create_model("fast_scnn")
     assert list(model.nodes) == [n.id for n in archlab.get_spec("fast_scnn").nodes]
+
+
+def test_forward_on_a_size_the_network_cannot_take_is_a_spec_error():
+    model = archlab.create_model("fassd_net_l2").eval()
+    with pytest.raises(SpecError, match=r"node 'enc3'.*fails on inputs of shape"):
+        model(torch.randn(1, 3, 64, 64))
+    with pytest.raises(SpecError, match="multiples of 32"):
+        model(torch.randn(1, 3, 200, 200))
+    with pytest.raises(SpecError, match=r"takes one \(N, C, H, W\) tensor"):
+        model(torch.randn(3, 64, 64))
+    with pytest.raises(SpecError, match="has 1 channels; the spec takes 3"):
+        model(torch.randn(1, 1, 64, 64))
+    assert model(torch.randn(1, 3, 192, 192)).shape == (1, 19, 192, 192)

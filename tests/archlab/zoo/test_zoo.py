@@ -3,15 +3,9 @@ import pytest
 import torch
 
 import archlab
-from archlab.graph import total_stride
+from archlab.graph import small_input_size as small_size
 
 MODELS = archlab.list_models()
-
-
-def small_size(spec):
-    stride = total_stride(spec)
-    side = max(64, stride * 2)
-    return side, 2 * side
 
 
 def test_the_zoo_has_every_seed_architecture():

@@ -1,0 +1,46 @@
+import pytest
+import torch
+
+from blocks.conv import AsymmetricConv, BatchNorm2d, ConvBNAct, DepthwiseSeparableConv
+
+
+def nparams(m):
+    return sum(p.numel() for p in m.parameters())
+
+
+def test_conv_bn_act_shapes_and_params():
+    m = ConvBNAct(16, 32, 3, stride=2)
+    assert m(torch.randn(1, 16, 32, 32)).shape == (1, 32, 16, 16)
+    assert nparams(m) == 16 * 32 * 9 + 2 * 32
+    assert ConvBNAct(10, out_ratio=0.5).out_channels == 5
+    assert nparams(ConvBNAct(4, 6, 1, norm=False, act="none")) == 4 * 6 + 6
+
+
+def test_conv_bn_act_errors_say_what_is_valid():
+    with pytest.raises(ValueError, match="act='gelu' is not an activation; valid: relu"):
+        ConvBNAct(4, 4, act="gelu")
+    with pytest.raises(ValueError, match="groups=3 must divide"):
+        ConvBNAct(4, 4, groups=3)
+    with pytest.raises(ValueError, match="kernel_size"):
+        ConvBNAct(4, 4, kernel_size="3")
+
+
+def test_depthwise_separable():
+    m = DepthwiseSeparableConv(32, 48, stride=2)
+    assert m(torch.randn(1, 32, 16, 16)).shape == (1, 48, 8, 8)
+    assert nparams(m) == 32 * 9 + 2 * 32 + 32 * 48 + 2 * 48
+
+
+@pytest.mark.parametrize("dilation", [1, 4, 12])
+def test_dilated_asymmetric_conv_keeps_size_and_has_3k_weights(dilation):
+    m = AsymmetricConv(8, 6, 3, dilation=dilation)
+    assert m(torch.randn(1, 8, 40, 40)).shape == (1, 6, 40, 40)
+    assert nparams(m) == 8 * 6 * 3 + 6 * 6 * 3 + 4 * 6
+    assert m[0][0].dilation == (dilation, 1) and m[1][0].dilation == (1, dilation)
+
+
+def test_batchnorm_falls_back_to_running_stats_on_single_values():
+    bn = BatchNorm2d(4).train()
+    x = torch.randn(1, 4, 1, 1)
+    assert torch.allclose(bn(x), x / (1 + bn.eps) ** 0.5, atol=1e-6)
+    assert bn(torch.randn(2, 4, 3, 3)).shape == (2, 4, 3, 3)
