@@ -209,4 +209,5 @@ def cascade(spec: Spec, copies: int = 3, tag: str = "cascade") -> Spec:
     first = next(i for i, n in enumerate(spec.nodes) if n.id == chain[0].id)
     before = [n for n in new_nodes if any(m.id == n.id for m in spec.nodes[:first])]
     after = [n for n in new_nodes if n not in before]
-    return spec.with_nodes(before + backbone + after)
+    output = cid(spec.output, copies - 1) if spec.output in chain_ids else spec.output
+    return spec.with_nodes(before + backbone + after, output=output)

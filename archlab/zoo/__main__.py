@@ -15,6 +15,15 @@ def parse_size(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(f"--size {text!r}: expected HxW with positive integers, e.g. 1024x2048")
 
 
+def _published_compute(pub: dict) -> str:
+    """The paper's compute figure as printed there: GMACs where known to be MACs, else "GFLOPs"."""
+    if "gmacs" in pub:
+        return f"{pub['gmacs']:.1f} ({pub.get('gmacs_input', '?')})"
+    if "gflops" in pub:
+        return f"{pub['gflops']:.1f} \"GFLOPs\" ({pub.get('gflops_input', '?')})"
+    return "—"
+
+
 def main(argv=None) -> int:
     from rich.console import Console
     from rich.progress import Progress
@@ -33,8 +42,8 @@ def main(argv=None) -> int:
     parser.add_argument("--blocks", action="store_true", help="list the registered blocks instead")
     args = parser.parse_args(argv)
     console = Console()
-    if console.width < 150 and not console.is_terminal:
-        console = Console(width=150)
+    if not console.is_terminal:  # piped or captured: wide enough that rows do not wrap
+        console = Console(width=200)
 
     if args.blocks:
         table = Table(title="archlab blocks")
@@ -70,7 +79,7 @@ def main(argv=None) -> int:
                     gmacs = f"{fvcore_macs(model, size) / 1e9:.2f}"
                 table.add_row(name, f"{count_params(model) / 1e6:.3f}",
                               f"{pub['params_M']:.2f}" if "params_M" in pub else "—", gmacs,
-                              f"{pub['gmacs']:.1f} ({pub.get('gmacs_input', '?')})" if "gmacs" in pub else "—",
+                              _published_compute(pub),
                               str(stride), ", ".join(knobs(spec)), entry.paper)
                 progress.advance(task)
     except archlab.SpecError as exc:

@@ -134,3 +134,13 @@ def test_cascade_errors():
 def test_cascade_on_hardnet_stages_builds():
     spec = transforms.cascade(archlab.get_spec("fassd_net"), copies=2)
     assert archlab.build(spec)(torch.randn(1, 3, 128, 128)).shape == (1, 19, 128, 128)
+
+
+def test_cascade_of_a_bare_backbone_moves_the_output_to_the_last_copy():
+    spec = Spec("bb", (
+        Node("s1", "conv_bn_act", {"out_channels": 8, "stride": 2}, tags={"cascade": "stage"}),
+        Node("s2", "conv_bn_act", {"out_channels": 16, "stride": 2}, ["s1"], tags={"cascade": "stage"}),
+    ), output="s2")
+    out = transforms.cascade(spec, copies=2)
+    assert out.output == "s2_c2"
+    assert archlab.build(out)(torch.randn(1, 3, 64, 64)).shape == (1, 16, 8, 8)
