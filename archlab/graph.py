@@ -8,6 +8,7 @@ forward pass at the requested input size. Whatever goes wrong is raised as
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -188,11 +189,8 @@ class GraphModel(nn.Module):
         self.order = [n.id for n in order]
         self._inputs = {n.id: [parse_ref(r) for r in n.inputs] for n in order}
         self.nodes = nn.ModuleDict()
-        for node in order:
-            if device is not None:
-                with torch.device(device):
-                    self.nodes[node.id] = _instantiate(spec, node, shapes[node.id].in_channels)
-            else:
+        with torch.device(device) if device is not None else contextlib.nullcontext():
+            for node in order:
                 self.nodes[node.id] = _instantiate(spec, node, shapes[node.id].in_channels)
         output = shapes[spec.output]
         self.out_channels = output.out_channels[0]
