@@ -101,10 +101,9 @@ class FeatureFusion(nn.Module):
                              f"{out_channels}, which must be a multiple of {low}")
         self.low = nn.Sequential(
             ConvBNAct(low, out_channels, 3, dilation=dilation, groups=low),
-            ConvBNAct(out_channels, out_channels, 1, act="none", norm=False),
-            nn.BatchNorm2d(out_channels),
+            ConvBNAct(out_channels, out_channels, 1, act="none"),
         )
-        self.high = nn.Sequential(ConvBNAct(high, out_channels, 1, act="none", norm=False), nn.BatchNorm2d(out_channels))
+        self.high = ConvBNAct(high, out_channels, 1, act="none")
         self.act = nn.ReLU(inplace=True)
         self.out_channels, self.stride = out_channels, 1
 
