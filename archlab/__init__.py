@@ -7,11 +7,13 @@ Public API::
     archlab.get_spec(name, **knobs)             # a plain-data spec (width, depth, alpha knobs)
     archlab.build(spec)                         # spec -> nn.Module, validated, shapes inferred
     archlab.create_model(name, num_classes=19, **knobs)
+    archlab.profile(model_or_spec, input_size=(1, 3, H, W), ...)  # one record of counts and timings
     archlab.transforms.replace / remove / scale_width / scale_depth / set_alpha / cascade
 """
 from archlab import transforms
 from archlab.errors import SpecError
 from archlab.graph import GraphModel, build, infer_shapes, validate
+from archlab.profile import profile
 from archlab.registry import list_blocks
 from archlab.spec import Node, Spec
 from archlab.zoo import create_model, get_spec, list_models
@@ -19,4 +21,4 @@ from archlab.zoo import create_model, get_spec, list_models
 __version__ = "0.1.0"
 
 __all__ = ["GraphModel", "Node", "Spec", "SpecError", "build", "create_model", "get_spec", "infer_shapes",
-           "list_blocks", "list_models", "transforms", "validate", "__version__"]
+           "list_blocks", "list_models", "profile", "transforms", "validate", "__version__"]

@@ -266,4 +266,7 @@ def validate(spec: Spec, input_size=None) -> dict[str, NodeShape]:
 def build(spec: Spec, input_size=None) -> GraphModel:
     """Validate ``spec`` (at ``input_size`` when given) and build it as a :class:`GraphModel`."""
     shapes = validate(spec, input_size)
-    return GraphModel(spec, shapes, topological_order(spec))
+    model = GraphModel(spec, shapes, topological_order(spec))
+    if input_size is not None:  # already checked by validate(): forward need not check it again
+        model.__dict__["_checked_sizes"] = {check_input_size(spec, input_size, shapes)[1:]}
+    return model

@@ -9,10 +9,10 @@ from pathlib import Path
 
 COLUMNS = ("model", "params (M)", "paper params (M)", "GMACs (fvcore)", "paper compute", "stride", "knobs", "paper")
 NOTE = ("params: every parameter tensor, 19 classes. GMACs (fvcore): multiply-accumulates counted by fvcore "
-        "(convs, matmuls, linear layers; batch norm one per element; bilinear upsampling four per output "
-        "element), model in eval mode, batch 1, fp32. paper compute: the figure the paper printed, at the "
-        "paper's input size, in the paper's unit (most print MACs under the name GFLOPs). stride: the side "
-        "divisor an input needs. The gaps to the papers are explained in docs/architecture.md.")
+        "(convs, matmuls, linear layers; batch norm two per element with affine parameters; bilinear "
+        "upsampling four per output element), model in eval mode, batch 1, fp32. paper compute: the figure "
+        "the paper printed, at the paper's input size, in the paper's unit (most print MACs under the name "
+        "GFLOPs). stride: the side divisor an input needs. The gaps to the papers are explained in docs/architecture.md.")
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -37,7 +37,7 @@ def _published_compute(pub: dict) -> str:
 def zoo_row(name: str, size, count_macs: bool = True) -> dict:
     """One model's measured counts beside its published figures (strings, ready to print)."""
     import archlab
-    from archlab.counting import count_params, fvcore_macs
+    from archlab.profile.counters import count_params, fvcore_macs
     from archlab.graph import check_input_size, total_stride
     from archlab.zoo import knobs, model_entry
 

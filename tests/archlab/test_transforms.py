@@ -3,7 +3,7 @@ import torch
 
 import archlab
 from archlab import Node, Spec, SpecError, transforms
-from archlab.counting import count_params
+from archlab.profile.counters import count_params
 from archlab.graph import infer_shapes
 from archlab.transforms import make_divisible
 

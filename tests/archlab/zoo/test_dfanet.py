@@ -4,7 +4,7 @@ import torch
 
 import archlab
 from archlab import transforms
-from archlab.counting import count_params
+from archlab.profile.counters import count_params
 from archlab.errors import SpecError
 from archlab.graph import total_stride
 from archlab.spec import Node, Spec

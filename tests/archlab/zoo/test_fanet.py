@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import archlab
-from archlab.counting import count_params, fvcore_macs
+from archlab.profile.counters import count_params, fvcore_macs
 from archlab.errors import SpecError
 from archlab.graph import infer_shapes
 

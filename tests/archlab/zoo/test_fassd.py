@@ -2,7 +2,7 @@
 import pytest
 
 import archlab
-from archlab.counting import count_params, fvcore_macs
+from archlab.profile.counters import count_params, fvcore_macs
 from archlab.zoo.fassd import ABLATION, ABLATION_PUBLISHED, fassd_ablation
 
 ROWS = ["fc_hardnet70"] + list(ABLATION)
