@@ -120,10 +120,12 @@ def main(argv=None) -> int:
                             runs=args.runs, threads=args.threads, **cfg)
                     record["threads_requested"] = key["threads_requested"]
                     for w in caught:
+                        if issubclass(w.category, DeprecationWarning):  # library chatter, not about the run
+                            continue
                         err.print(f"[yellow]warning[/yellow] ({label}): {w.message}")
                     records.append(record)
                     if csv_path:
-                        _append_csv(csv_path, record)
+                        _append_csv(csv_path, record, key)
                     if args.breakdown and not args.json:
                         print_breakdown(out, record, table)
                     progress.advance(task)
@@ -155,23 +157,31 @@ def _plain(value):
 def _cached_row(done, key) -> dict | None:
     if done.empty or any(k not in done.columns for k in key):
         return None
-    mask = None
-    for k, v in key.items():
-        col = done[k].astype(str).fillna("")
-        m = col == str(v) if not (isinstance(v, str) and v == "") else (done[k].isna() | (col == ""))
-        mask = m if mask is None else mask & m
-    hits = done[mask]
+    hits = done[_matches(done, key)]
     return None if hits.empty else {k: _plain(v) for k, v in hits.iloc[-1].to_dict().items()}
 
 
-def _append_csv(path: Path, record: dict) -> None:
-    """Append one finished record; an interrupted run keeps every finished row."""
+def _matches(done, key):
+    """Rows of ``done`` whose settings equal ``key`` (compared as text; '' matches a blank cell)."""
+    mask = None
+    for k, v in key.items():
+        col = done[k].astype(str)
+        m = (done[k].isna() | (col == "")) if v == "" else col == str(v)
+        mask = m if mask is None else mask & m
+    return mask
+
+
+def _append_csv(path: Path, record: dict, key: dict) -> None:
+    """Write one finished record, replacing an older row with the same key (a ``--force`` rerun);
+    an interrupted run keeps every row finished before it."""
     import pandas as pd
 
     path.parent.mkdir(parents=True, exist_ok=True)
     row = pd.DataFrame([record])
     if path.exists():
         old = pd.read_csv(path)
+        if _cached_row(old, key) is not None:
+            old = old[~_matches(old, key)]
         row = pd.concat([old, row], ignore_index=True)
     tmp = path.with_suffix(".csv.tmp")
     row.to_csv(tmp, index=False)

@@ -91,7 +91,9 @@ def profile(model_or_spec, input_size=(1, 3, 512, 1024), *, breakdown: bool = Fa
     ``options`` are :class:`ProfileSettings` fields (device, dtype, channels_last, fuse_bn, compile,
     cudnn_benchmark, latency, memory, warmup, runs, threads). With ``breakdown=True`` returns
     ``(record, DataFrame)``: one row per spec node with parameters, each counter's MACs and its
-    share of the measured latency; the parameter and MAC columns sum exactly to the record's.
+    share of the measured latency; the parameter and MAC columns sum exactly to the record's;
+    ``counters_note`` says, where two counters differ by more than 2% on a node, which operators
+    cause it.
     """
     from archlab.profile import counters, deploy, latency, memory, roofline
 
@@ -119,6 +121,11 @@ def profile(model_or_spec, input_size=(1, 3, 512, 1024), *, breakdown: bool = Fa
         c = counters.count(model, torch.zeros(one))
         record.update(c.as_record())
         table = c.per_node.copy()
+        notes = {}
+        for d in c.disagreements:
+            notes.setdefault(d["node"], []).append(f"{' vs '.join(d['counters'])} "
+                                                   f"{d['rel_diff']:.0%}: {d['explanation']}")
+        table["counters_note"] = ["; ".join(notes.get(node, [])) for node in table.index]
     if settings.latency or settings.memory:
         dsettings = deploy.DeploySettings(device=settings.device, dtype=settings.dtype,
                                           channels_last=settings.channels_last, fuse_bn=settings.fuse_bn,

@@ -102,6 +102,10 @@ def print_breakdown(console, record: dict, table) -> None:
                          else str(v) if c == "block" else f"{int(v):,}")
         t.add_row(str(node), *cells)
     console.print(t)
+    if "counters_note" in table.columns:
+        for node, note in table["counters_note"].items():
+            if note:
+                console.print(f"  [bold]{node}[/bold]: {note}")
 
 
 def write_markdown(path: Path, records: list[dict], argv: list[str]) -> None:

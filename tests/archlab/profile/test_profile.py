@@ -50,3 +50,10 @@ def test_bad_inputs_are_clear_errors():
         archlab.profile("no_such_net", SMALL)
     with pytest.raises(ValueError, match="fp16"):
         archlab.profile("fast_scnn", SMALL, dtype="fp16", counts=False, memory=False)
+
+
+def test_breakdown_names_the_operators_where_counters_disagree():
+    _, table = archlab.profile("fanet18", SMALL, breakdown=True, latency=False, memory=False)
+    note = table.loc["att1", "counters_note"]
+    assert "thop" in note and "bmm" in note
+    assert table.loc["stem", "counters_note"] == "" or "batch_norm" in table.loc["stem", "counters_note"]
