@@ -42,10 +42,11 @@ class BatchNorm2d(nn.BatchNorm2d):
 def pair(value, name: str) -> tuple[int, int]:
     """``3`` → ``(3, 3)``; ``[3, 1]`` stays; anything else is a ValueError naming ``name``."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return (value, value)
-    if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, int) for v in value):
+        value = (value, value)
+    if (isinstance(value, (list, tuple)) and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value)):
         return (int(value[0]), int(value[1]))
-    raise ValueError(f"{name}={value!r} must be an int or a pair of ints")
+    raise ValueError(f"{name}={value!r} must be a positive int or a pair of positive ints")
 
 
 def positive(value, name: str) -> int:

@@ -18,9 +18,6 @@ from torch import nn
 from archlab.errors import SpecError
 
 
-TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-
-
 @dataclass(frozen=True)
 class ProfileSettings:
     """What to measure and how. ``input_size`` is (N, C, H, W); N is the batch for latency."""
@@ -138,7 +135,7 @@ def profile(model_or_spec, input_size=(1, 3, 512, 1024), *, breakdown: bool = Fa
             lat = latency.measure_latency(prepared, x, warmup=settings.warmup, runs=settings.runs,
                                           threads=settings.threads, cudnn_benchmark=settings.cudnn_benchmark)
             record.update(lat.as_record())
-            peaks = roofline.device_peaks(settings.device, TORCH_DTYPES[settings.dtype], threads=lat.threads)
+            peaks = roofline.device_peaks(settings.device, deploy.DTYPES[settings.dtype], threads=lat.threads)
             record.update({f"device_{k}": v for k, v in peaks.items()})
             if "macs_reconciled" in record:
                 record.update(roofline.achieved(2 * record["macs_reconciled"] * batch, lat.median_ms, peaks))

@@ -27,6 +27,9 @@ def test_report_is_written_row_by_row_and_reused(tmp_path, capsys):
     assert main(argv) == 0  # a rerun reuses finished rows instead of measuring again
     again = pd.read_csv(prefix.with_suffix(".csv"))
     assert len(again) == 2 and list(again["date"]) == list(rows["date"])
+    assert main(argv + ["--force"]) == 0  # re-measures and replaces, never duplicates
+    forced = pd.read_csv(prefix.with_suffix(".csv"))
+    assert len(forced) == 2
 
 
 def test_cli_errors(capsys):
