@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 import platform
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import torch
 from torch import nn
@@ -20,7 +20,11 @@ from archlab.errors import SpecError
 
 @dataclass(frozen=True)
 class ProfileSettings:
-    """What to measure and how. ``input_size`` is (N, C, H, W); N is the batch for latency."""
+    """What to measure and how. ``input_size`` is (N, C, H, W); N is the batch for latency.
+
+    The deploy fields (device … cudnn_benchmark) carry the names of
+    :class:`archlab.profile.deploy.DeploySettings`, which is built from them by name.
+    """
 
     input_size: tuple = (1, 3, 512, 1024)
     device: str = "cpu"
@@ -124,10 +128,8 @@ def profile(model_or_spec, input_size=(1, 3, 512, 1024), *, breakdown: bool = Fa
                                                    f"{d['rel_diff']:.0%}: {d['explanation']}")
         table["counters_note"] = ["; ".join(notes.get(node, [])) for node in table.index]
     if settings.latency or settings.memory:
-        dsettings = deploy.DeploySettings(device=settings.device, dtype=settings.dtype,
-                                          channels_last=settings.channels_last, fuse_bn=settings.fuse_bn,
-                                          compile=settings.compile, cudnn_benchmark=settings.cudnn_benchmark,
-                                          batch=batch)
+        shared = {f.name: getattr(settings, f.name) for f in fields(deploy.DeploySettings) if f.name != "batch"}
+        dsettings = deploy.DeploySettings(**shared, batch=batch)
         prepared, x = deploy.prepare(model, size, dsettings)
         record["bn_folded"] = getattr(prepared, "bn_folded", 0)
         record["bn_unfolded"] = getattr(prepared, "bn_unfolded", deploy.count_batchnorms(prepared))
