@@ -18,3 +18,18 @@ class SpecError(ValueError):
         super().__init__(prefix + message)
         self.node = node
         self.spec = spec
+
+
+class DataError(ValueError):
+    """A dataset that cannot be loaded as asked: a missing or malformed tree, an unknown name or split.
+
+    The message names the dataset and the path or setting at fault, and what was expected there.
+    """
+
+    def __init__(self, message: str, *, dataset: str | None = None):
+        super().__init__(f"dataset {dataset!r}: {message}" if dataset else message)
+        self.dataset = dataset
+
+
+class TrainingError(RuntimeError):
+    """A training run that cannot go on (diverged, or its checkpoint does not match the request)."""

@@ -24,9 +24,10 @@ class ModelEntry:
     fn: Callable[..., Spec]
     paper: str
     published: dict = field(default_factory=dict)
-    kind: str = "segmentation"  # or "backbone": features out, no classifier
+    kind: str = "segmentation"  # "backbone": features out, no classifier; "floor": accuracy floor model
 
 
+KINDS = ("segmentation", "backbone", "floor")
 _MODELS: dict[str, ModelEntry] = {}
 _LOADED = False
 
@@ -35,10 +36,12 @@ def register_model(name: str, *, paper: str, published: dict | None = None, kind
     """Decorator: register ``fn(num_classes) -> Spec`` under ``name``.
 
     ``kind="backbone"`` marks a feature extractor (its spec ends in features, not class scores;
-    ``num_classes`` is ignored); ``published`` holds the paper's figures with units in the keys.
+    ``num_classes`` is ignored); ``kind="floor"`` a deliberately weak model that bounds what a
+    dataset gives away without context (see :mod:`archlab.zoo.floors`); ``published`` holds the
+    paper's figures with units in the keys.
     """
-    if kind not in ("segmentation", "backbone"):
-        raise ValueError(f"kind={kind!r}; valid: 'segmentation', 'backbone'")
+    if kind not in KINDS:
+        raise ValueError(f"kind={kind!r}; valid: {', '.join(map(repr, KINDS))}")
 
     def wrap(fn):
         if name in _MODELS:
@@ -60,8 +63,10 @@ def _load():
 
 
 def list_models(kind: str | None = "segmentation") -> list[str]:
-    """Names of the registered models of ``kind`` (``None``: all, backbones included), sorted."""
+    """Names of the registered models of ``kind`` (``None``: all, backbones and floors included), sorted."""
     _load()
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"kind={kind!r}; valid: None, {', '.join(map(repr, KINDS))}")
     return sorted(name for name, entry in _MODELS.items() if kind is None or entry.kind == kind)
 
 

@@ -1,0 +1,321 @@
+"""The training loop: ``train(model, budget) -> record with miou``, and ``evaluate``.
+
+One function serves the CLI, studies and searches. It trains a zoo name, a spec or a module for
+``config.steps`` SGD steps (momentum, poly decay, weight decay, cross-entropy with the ignore
+index or OHEM, fp16 autocast on CUDA), checkpoints to ``out`` every ``checkpoint_every`` steps
+and on Ctrl-C, resumes from there bit-for-bit, evaluates the confusion-matrix mIoU on
+``config.eval_split`` and returns one flat record. A run whose loss stops being finite ends
+with ``status = "diverged"``, ``miou`` NaN and the step and learning rate in ``failure``.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import sys
+import time
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from archlab.data import get_dataset
+from archlab.errors import SpecError, TrainingError
+from archlab.profile.record import device_name
+from archlab.spec import Spec, parse_ref
+from archlab.train import checkpoint as ckpt
+from archlab.train import distributed
+from archlab.train.config import TrainConfig
+from archlab.train.loader import TrainStream, eval_loader, train_loader
+from archlab.train.loss import cross_entropy, ohem_cross_entropy
+from archlab.train.metrics import ConfusionMatrix, iou_per_class, mean_iou, pixel_accuracy
+
+RECORD_FILE, CHECKPOINT_FILE = "record.json", "checkpoint.pt"
+
+
+def resolve_model(model, num_classes: int, size) -> tuple[str, Spec | None, nn.Module]:
+    """A zoo name, a :class:`Spec` or an ``nn.Module`` -> (name, spec or None, module), checked against the data."""
+    from archlab.graph import build, check_input_size, infer_shapes
+    from archlab.zoo import get_spec
+
+    if isinstance(model, str):
+        model = get_spec(model, num_classes=num_classes)
+    if isinstance(model, Spec):
+        shapes = infer_shapes(model)
+        out_node, out_index = parse_ref(model.output)
+        out_channels = shapes[out_node].out_channels[out_index]
+        if out_channels != num_classes:
+            raise SpecError(f"outputs {out_channels} class scores but the dataset has {num_classes} classes "
+                            f"(build the spec with num_classes={num_classes})", spec=model.name)
+        check_input_size(model, (1, 3, *size), shapes)
+        return model.name, model, build(model)
+    if isinstance(model, nn.Module):
+        spec = getattr(model, "spec", None)
+        return (spec.name if spec is not None else type(model).__name__), spec, model
+    raise TypeError(f"train() takes a zoo model name, a Spec or an nn.Module, not {type(model).__name__}")
+
+
+def state_digest(module: nn.Module) -> str:
+    """SHA-256 of every parameter and buffer, in order: equal digests mean identical weights."""
+    h = hashlib.sha256()
+    for name, tensor in module.state_dict().items():
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _autocast(device: torch.device, amp: str):
+    if device.type != "cuda" or amp == "off":
+        return contextlib.nullcontext()
+    return torch.autocast("cuda", dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
+
+
+def _logits(model, images, labels):
+    logits = model(images)
+    if logits.shape[-2:] != labels.shape[-2:]:
+        logits = F.interpolate(logits, size=labels.shape[-2:], mode="bilinear", align_corners=False)
+    return logits
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, dataset, size, *, batch: int = 8, device="cpu", length: int | None = None,
+             amp: str = "off", info: distributed.DistInfo = distributed.DistInfo()) -> ConfusionMatrix:
+    """Confusion matrix of ``model`` over (the first ``length`` images of) ``dataset`` at ``size``.
+
+    Under DDP every rank evaluates its share and the matrices are summed, so all ranks return the same.
+    """
+    device = torch.device(device)
+    was_training = model.training
+    model.eval()
+    matrix = ConfusionMatrix(dataset.num_classes, dataset.ignore_index)
+    for images, labels in eval_loader(dataset, size, batch, length, info.rank, info.world):
+        images, labels = images.to(device), labels.to(device)
+        with _autocast(device, amp):
+            logits = _logits(model, images, labels)
+        matrix.update(labels, logits.argmax(1))
+    distributed.all_sum(matrix.matrix, info)
+    model.train(was_training)
+    return matrix
+
+
+def miou_fields(matrix: ConfusionMatrix, dataset) -> dict:
+    """The record's accuracy columns: ``miou`` (a fraction in [0, 1]) over the evaluated classes, and per class."""
+    ious = iou_per_class(matrix.matrix.numpy())
+    fields = {"miou": mean_iou(matrix.matrix.numpy(), dataset.eval_classes),
+              "pixel_accuracy": pixel_accuracy(matrix.matrix.numpy())}
+    for c in dataset.eval_classes:
+        fields[f"iou_{dataset.class_names[c].replace(' ', '_')}"] = float(ious[c])
+    return fields
+
+
+def _read_record(out: Path | None):
+    if out is None or not (out / RECORD_FILE).is_file():
+        return None
+    return json.loads((out / RECORD_FILE).read_text())
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=str))
+    tmp.replace(path)
+
+
+class _Progress:
+    """A rich progress bar with loss and images/s on the main process; silent elsewhere.
+
+    Where stderr is not a terminal (CI logs, nohup), a plain line is printed every tenth of the run.
+    """
+
+    def __init__(self, enabled: bool, description: str, total: int, done: int):
+        self.bar, self.description, self.total, self.next_line = None, description, total, done
+        if enabled:
+            from rich.console import Console
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                       TimeRemainingColumn)
+
+            console = Console(stderr=True)
+            self.plain = not console.is_terminal
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[rate]} img/s"),
+                                TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False,
+                                disable=self.plain)
+            self.task = self.bar.add_task(description, total=total, completed=done, loss="-", rate="-")
+
+    def __enter__(self):
+        if self.bar:
+            self.bar.start()
+        return self
+
+    def update(self, **fields):
+        if not self.bar:
+            return
+        self.bar.update(self.task, **fields)
+        done = fields.get("completed", 0)
+        if self.plain and done >= self.next_line:
+            print(f"{self.description}: step {done}/{self.total}, loss {fields.get('loss')}, "
+                  f"{fields.get('rate')} img/s", file=sys.stderr, flush=True)
+            self.next_line = done + max(1, self.total // 10)
+
+    def __exit__(self, *exc):
+        if self.bar:
+            self.bar.stop()
+
+
+def train(model, config: TrainConfig | None = None, *, out=None, resume: bool = True, progress: bool = True,
+          workers: int = 0, threads: int | None = None, checkpoint_every: int = 100, **overrides) -> dict:
+    """Train ``model`` (zoo name, :class:`Spec` or ``nn.Module``) under ``config`` and return its record.
+
+    ``out`` (a directory) enables checkpoints, exact resumption and ``record.json``; a finished
+    run whose record matches the spec and settings is returned without training again.
+    ``overrides`` are :class:`TrainConfig` fields (``steps=200, size=(64, 128)``).
+    """
+    config = TrainConfig(**overrides) if config is None else TrainConfig(**{**config.to_dict(), **overrides})
+    info = distributed.setup(config.device)
+    device = torch.device(config.device)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {config.device!r}: CUDA is not available on this machine (use --device cpu)")
+        if info.active:
+            device = torch.device("cuda", info.local_rank)
+    if threads:
+        torch.set_num_threads(threads)
+    amp = ("fp16" if device.type == "cuda" else "off") if config.amp == "auto" else config.amp
+    out = Path(out) if out is not None else None
+
+    torch.manual_seed(config.seed)
+    train_set = get_dataset(config.data, "train", root=config.data_root, size=config.size, seed=config.data_seed,
+                            length=config.train_length)
+    eval_set = get_dataset(config.data, config.eval_split, root=config.data_root, size=config.size,
+                           seed=config.data_seed)
+    name, spec, module = resolve_model(model, train_set.num_classes, config.size)
+    identity = {"model": name, "spec_hash": spec.content_hash() if spec is not None else None,
+                "config_hash": config.result_hash()}
+
+    finished = _read_record(out) if resume else None
+    if finished and all(finished.get(k) == v for k, v in identity.items()):
+        return finished
+
+    module.to(device)
+    optimizer = torch.optim.SGD(module.parameters(), lr=config.lr, momentum=config.momentum,
+                                weight_decay=config.weight_decay)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp == "fp16")
+    start, train_time, losses = 0, 0.0, []
+    if out is not None and resume and (out / CHECKPOINT_FILE).is_file():
+        state = ckpt.load(out / CHECKPOINT_FILE)
+        saved = TrainConfig.from_dict(state["config"])
+        if state.get("identity", {}).get("spec_hash") != identity["spec_hash"] or saved != config:
+            diff = saved.differences(config)
+            raise TrainingError(f"{out / CHECKPOINT_FILE} belongs to another run (model {state['identity']['model']!r}"
+                                f", differing settings: {diff or 'the spec'}); use another --out or --fresh")
+        module.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
+        ckpt.set_rng_state(state["rng"])
+        start, train_time, losses = state["step"], state["train_time_s"], list(state["losses"])
+    net = module
+    if info.active:
+        net = nn.parallel.DistributedDataParallel(
+            module, device_ids=[device.index] if device.type == "cuda" else None)
+
+    def save_checkpoint(step: int, **extra):
+        if out is None or not info.main:
+            return
+        ckpt.save(out / CHECKPOINT_FILE, {
+            "identity": identity, "spec_json": spec.to_json() if spec is not None else None,
+            "config": config.to_dict(), "step": step, "model": module.state_dict(),
+            "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(), "rng": ckpt.rng_state(),
+            "train_time_s": train_time, "losses": losses, **extra})
+
+    stream = TrainStream(train_set, config.size, config.seed, config.scale, config.flip)
+    loader = train_loader(stream, start, config.steps, config.batch, info.rank, info.world, workers,
+                          pin_memory=device.type == "cuda")
+    criterion = ((lambda lo, t: ohem_cross_entropy(lo, t, config.ohem_thresh, config.ohem_min_kept))
+                 if config.ohem else cross_entropy)
+    recent = deque(losses[-20:], maxlen=20)
+    resumed_time = train_time
+    failure, step = None, start
+    net.train()
+    label = f"train {name} on {config.data} {config.size[0]}x{config.size[1]}"
+    with _Progress(progress and info.main, label, config.steps, start) as bar:
+        try:
+            tick = time.perf_counter()
+            for step, (images, labels) in enumerate(loader, start=start):
+                lr = config.lr_at(step)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                images = images.to(device, non_blocking=True)
+                labels = labels.to(device, non_blocking=True)
+                with _autocast(device, amp):
+                    loss = criterion(_logits(net, images, labels), labels)
+                check = distributed.all_sum(loss.detach().float().reshape(1).clone(), info) / info.world
+                if not torch.isfinite(check).all():
+                    failure = (f"loss became {check.item()} at step {step + 1} of {config.steps} "
+                               f"(learning rate {lr:.4g}); lower --lr or enable --ohem/--amp off")
+                    break
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                value = check.item()
+                losses.append(value)
+                recent.append(value)
+                now = time.perf_counter()
+                train_time += now - tick
+                tick = now
+                done = step + 1
+                rate = (done - start) * config.batch * info.world / max(1e-9, train_time - resumed_time)
+                bar.update(completed=done, loss=f"{np.mean(recent):.3f}", rate=f"{rate:.1f}")
+                if checkpoint_every and done % checkpoint_every == 0 and done < config.steps:
+                    save_checkpoint(done)
+            else:
+                step = config.steps
+        except KeyboardInterrupt:
+            save_checkpoint(len(losses))
+            raise
+    distributed.broadcast_buffers(module, info)
+    record = _base_record(identity, spec, config, info, device, amp)
+    record["params"] = sum(p.numel() for p in module.parameters())
+    record.update(train_steps=len(losses), train_time_s=train_time,
+                  train_images_per_s=len(losses) * config.batch * info.world / train_time if train_time else float("nan"),
+                  final_loss=float(np.mean(recent)) if recent else float("nan"))
+    if failure is not None:
+        record.update(status="diverged", failure=failure, miou=float("nan"))
+    else:
+        tick = time.perf_counter()
+        matrix = evaluate(module, eval_set, config.size, batch=config.eval_batch, device=device,
+                          length=config.eval_length, amp=amp, info=info)
+        record.update(status="ok", failure="", **miou_fields(matrix, eval_set),
+                      miou_images=len(eval_set) if config.eval_length is None else min(config.eval_length,
+                                                                                         len(eval_set)),
+                      eval_time_s=time.perf_counter() - tick, confusion=matrix.matrix.tolist())
+    digest = state_digest(module)
+    record["weights_sha256"] = digest
+    if info.active:
+        digests = distributed.gather_objects(digest, info)
+        record["ranks_agree"] = len(set(digests)) == 1
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            _write_json(out / f"rank{info.rank}.json", {"rank": info.rank, "weights_sha256": digest,
+                                                        "miou": record.get("miou"), "ranks_agree": record["ranks_agree"]})
+    if out is not None and info.main:
+        save_checkpoint(len(losses), record=json.dumps(record, default=str))
+        _write_json(out / RECORD_FILE, record)
+    distributed.barrier(info)
+    return record
+
+
+def _base_record(identity, spec, config: TrainConfig, info, device, amp) -> dict:
+    import archlab
+
+    return {**identity, "spec_json": spec.to_json() if spec is not None else None,
+            "miou_dataset": config.data, "miou_split": config.eval_split,
+            "miou_size": f"{config.size[0]}x{config.size[1]}", "train_batch": config.batch,
+            "train_size": f"{config.size[0]}x{config.size[1]}", "train_lr": config.lr, "train_seed": config.seed,
+            "train_data_seed": config.data_seed, "train_ohem": config.ohem, "train_config": config.to_dict(),
+            "device": device.type, "device_name": device_name(str(device)), "world_size": info.world, "amp": amp,
+            "threads": torch.get_num_threads(), "torch_version": torch.__version__,
+            "archlab_version": archlab.__version__, "date": _dt.datetime.now().isoformat(timespec="seconds")}
