@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-length", type=int, help="evaluate on the first N images of the split only")
     p.add_argument("--device", default=d.device, help="cpu, cuda or cuda:N")
     p.add_argument("--amp", default=d.amp, choices=AMP_MODES, help="mixed precision (auto: fp16 on CUDA)")
+    p.add_argument("--data-cache", type=Path, help="keep rendered synthstreets scenes here (on-disk cache)")
     p.add_argument("--workers", type=int, default=0, help="data loader processes (default 0: in-process)")
     p.add_argument("--threads", type=int, help="CPU threads for torch")
     p.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints (default 100)")
@@ -98,7 +99,7 @@ def main(argv=None) -> int:
         out = args.out or Path("runs") / f"{spec.name}_{config.data}_{config.size[0]}x{config.size[1]}_" \
                                          f"{config.steps}steps_s{config.seed}"
         record = train(spec, config, out=out, resume=not args.fresh, workers=args.workers, threads=args.threads,
-                       checkpoint_every=args.checkpoint_every)
+                       checkpoint_every=args.checkpoint_every, data_cache=args.data_cache)
     except (ValueError, DataError, SpecError, TrainingError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

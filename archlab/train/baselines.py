@@ -92,7 +92,8 @@ def write_report(records: list[dict], config: TrainConfig, out: Path, figure: Pa
     lines += ["", f"![qualitative: input, ground truth, predictions]({figure.name})", "",
               "Synthstreets generation speed (one thread, fresh scenes, no cache; measured in this run): "
               + ", ".join(f"{h}x{w}: {v:.0f} images/s" for (h, w), v in speeds.items()) + ".",
-              "", f"Whole report: {elapsed / 60:.1f} min (training, evaluation and figures).", ""]
+              "", f"This invocation of the command took {elapsed / 60:.1f} min (trainings already finished under --runs "
+              f"are reused; each model's training time is in the table).", ""]
     (out / "baselines.md").write_text("\n".join(lines))
 
 

@@ -166,12 +166,15 @@ class _Progress:
 
 
 def train(model, config: TrainConfig | None = None, *, out=None, resume: bool = True, progress: bool = True,
-          workers: int = 0, threads: int | None = None, checkpoint_every: int = 100, **overrides) -> dict:
+          workers: int = 0, threads: int | None = None, checkpoint_every: int = 100, on_step=None,
+          data_cache=None, **overrides) -> dict:
     """Train ``model`` (zoo name, :class:`Spec` or ``nn.Module``) under ``config`` and return its record.
 
     ``out`` (a directory) enables checkpoints, exact resumption and ``record.json``; a finished
     run whose record matches the spec and settings is returned without training again.
     ``overrides`` are :class:`TrainConfig` fields (``steps=200, size=(64, 128)``).
+    ``on_step(done, total, loss)`` is called after every step (a caller's own progress display).
+    ``data_cache``: a directory for synthstreets' on-disk cache of rendered scenes (results do not change).
     """
     config = TrainConfig(**overrides) if config is None else TrainConfig(**{**config.to_dict(), **overrides})
     info = distributed.setup(config.device)
@@ -187,10 +190,11 @@ def train(model, config: TrainConfig | None = None, *, out=None, resume: bool = 
     out = Path(out) if out is not None else None
 
     torch.manual_seed(config.seed)
+    cache = {"cache_dir": data_cache} if data_cache and config.data == "synthstreets" else {}
     train_set = get_dataset(config.data, "train", root=config.data_root, size=config.size, seed=config.data_seed,
-                            length=config.train_length)
+                            length=config.train_length, **cache)
     eval_set = get_dataset(config.data, config.eval_split, root=config.data_root, size=config.size,
-                           seed=config.data_seed)
+                           seed=config.data_seed, **cache)
     name, spec, module = resolve_model(model, train_set.num_classes, config.size)
     identity = {"model": name, "spec_hash": spec.content_hash() if spec is not None else None,
                 "config_hash": config.result_hash()}
@@ -254,7 +258,7 @@ def train(model, config: TrainConfig | None = None, *, out=None, resume: bool = 
                 check = distributed.all_sum(loss.detach().float().reshape(1).clone(), info) / info.world
                 if not torch.isfinite(check).all():
                     failure = (f"loss became {check.item()} at step {step + 1} of {config.steps} "
-                               f"(learning rate {lr:.4g}); lower --lr or enable --ohem/--amp off")
+                               f"(learning rate {lr:.4g}); try a lower learning rate (--lr) or more warm-up steps")
                     break
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
@@ -269,6 +273,8 @@ def train(model, config: TrainConfig | None = None, *, out=None, resume: bool = 
                 done = step + 1
                 rate = (done - start) * config.batch * info.world / max(1e-9, train_time - resumed_time)
                 bar.update(completed=done, loss=f"{np.mean(recent):.3f}", rate=f"{rate:.1f}")
+                if on_step is not None:
+                    on_step(done, config.steps, float(np.mean(recent)))
                 if checkpoint_every and done % checkpoint_every == 0 and done < config.steps:
                     save_checkpoint(done)
             else:

@@ -34,3 +34,13 @@ def test_cli_errors_are_one_line_naming_the_problem(tmp_path, capsys):
     assert "Did you mean 'fast_scnn'" in capsys.readouterr().err
     assert main(["small_rf_cnn", "--lr", "-1"]) == 2
     assert "lr=-1.0" in capsys.readouterr().err
+
+
+def test_cli_data_cache_keeps_rendered_scenes_and_changes_nothing(tmp_path, capsys):
+    base = ["small_rf_cnn", "--size", "32x64", "--steps", "2", "--batch", "2", "--eval-length", "2", "--json"]
+    assert main(base + ["--out", str(tmp_path / "a")]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert main(base + ["--out", str(tmp_path / "b"), "--data-cache", str(tmp_path / "cache")]) == 0
+    cached = json.loads(capsys.readouterr().out)
+    assert cached["weights_sha256"] == plain["weights_sha256"]
+    assert len(list((tmp_path / "cache").rglob("*.npz"))) >= 4
