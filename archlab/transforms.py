@@ -1,6 +1,7 @@
 """Graph transforms: one call each, spec in, new spec out.
 
 ``replace`` (a node's block and/or arguments), ``remove`` (consumers take the node's input),
+``substitute`` (a node becomes a small chain of nodes, e.g. concat + 1x1 conv + MDA for a fusion),
 ``scale_width`` / ``scale_depth`` / ``set_alpha`` (the knobs), and ``cascade`` (DFANet's
 sub-network and sub-stage aggregation, Li et al., CVPR 2019, Sec. 3.2, applied to any backbone
 whose stages are tagged). The graph infers channels and strides afterwards, so no other edit
@@ -68,6 +69,34 @@ def remove(spec: Spec, node_id: str) -> Spec:
                             node=node_id)
         output = parse_ref(source)[0]
     return spec.with_nodes(nodes, output=output)
+
+
+def substitute(spec: Spec, node_id: str, nodes) -> Spec:
+    """Replace ``node_id`` by ``nodes`` (``Node`` records or ``(id, block, args, inputs)`` tuples).
+
+    The last new node takes over ``node_id`` (its id must be ``node_id``), so consumers are
+    untouched; the others need fresh ids. New nodes may read any existing node, the input, or
+    earlier new nodes. Example: Fast-SCNN's two-input feature fusion becomes an upsample-and-
+    concatenate, a 1x1 conv and an MDA module.
+    """
+    old = spec.node(node_id)
+    new = [n if isinstance(n, Node) else Node(n[0], n[1], dict(n[2]) if len(n) > 2 else {},
+                                                 tuple(n[3]) if len(n) > 3 else old.inputs)
+           for n in nodes]
+    if not new or new[-1].id != node_id:
+        raise SpecError(f"substitute: the last new node must have the replaced id {node_id!r} (so that its "
+                        f"consumers keep reading it); got {[n.id for n in new]}", spec=spec.name, node=node_id)
+    taken = {n.id for n in spec.nodes} - {node_id}
+    clash = [n.id for n in new[:-1] if n.id in taken or n.id == node_id]
+    if clash:
+        raise SpecError(f"substitute: new node id(s) {clash} already exist; pick fresh ids", spec=spec.name,
+                        node=node_id)
+    for n in new:
+        get_block(n.block, node=n.id)
+    out = []
+    for n in spec.nodes:
+        out.extend(new if n.id == node_id else [n])
+    return spec.with_nodes(out)
 
 
 def make_divisible(value: float, divisor: int) -> int:

@@ -144,3 +144,27 @@ def test_cascade_of_a_bare_backbone_moves_the_output_to_the_last_copy():
     out = transforms.cascade(spec, copies=2)
     assert out.output == "s2_c2"
     assert archlab.build(out)(torch.randn(1, 3, 64, 64)).shape == (1, 16, 8, 8)
+
+
+def test_substitute_replaces_a_node_by_a_chain_that_keeps_its_id():
+    import torch
+
+    spec = archlab.get_spec("fast_scnn")
+    mda = transforms.substitute(spec, "ffm", [
+        ("ffm_cat", "concat", {"size_from": 1}, ["context", "ltd"]),
+        ("ffm_reduce", "conv_bn_act", {"out_channels": 128, "kernel_size": 1}, ["ffm_cat"]),
+        ("ffm", "mda", {"dilation": 2}, ["ffm_reduce"]),
+    ])
+    assert [n.id for n in mda.nodes].count("ffm") == 1 and mda.node("ffm").block == "mda"
+    assert mda.node("cls").inputs == spec.node("cls").inputs            # consumers untouched
+    assert archlab.build(mda)(torch.zeros(1, 3, 64, 128)).shape == (1, 19, 64, 128)
+
+
+def test_substitute_errors_name_the_problem():
+    spec = archlab.get_spec("fast_scnn")
+    with pytest.raises(SpecError, match="last new node must have the replaced id 'ffm'"):
+        transforms.substitute(spec, "ffm", [("other", "identity", {}, ["ltd"])])
+    with pytest.raises(SpecError, match=r"new node id\(s\) \['gfe1'\] already exist"):
+        transforms.substitute(spec, "ffm", [("gfe1", "identity", {}, ["ltd"]), ("ffm", "identity", {}, ["gfe1"])])
+    with pytest.raises(SpecError, match="unknown block 'mdaa'"):
+        transforms.substitute(spec, "ffm", [("ffm", "mdaa", {}, ["ltd"])])

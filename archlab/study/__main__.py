@@ -1,0 +1,114 @@
+"""``python -m archlab.study NAME``: run a study and write its reports to reports/NAME/.
+
+    python -m archlab.study --list
+    python -m archlab.study dapf_vs_aspp                        # CPU, the study's size, proxy training
+    python -m archlab.study dapf_vs_aspp --device cuda --no-train
+    python -m archlab.study context_modules --budget steps=100,batch=8 --out /tmp/ctx
+
+Every stage of every variant is cached in OUT/results.csv by (spec hash, settings): a rerun
+skips what is done and an interrupted run resumes; --force redoes everything.
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+
+from archlab.zoo.__main__ import parse_size
+
+
+def parse_budget(text: str) -> dict:
+    """``steps=200,batch=8,size=64x128`` -> TrainConfig overrides, typed like the fields they set."""
+    from archlab.train.config import TrainConfig
+
+    types = {f.name: f.type for f in fields(TrainConfig)}
+    out = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in types:
+            raise argparse.ArgumentTypeError(f"--budget item {item!r}: expected KEY=VALUE with KEY one of "
+                                             f"{', '.join(sorted(types))}")
+        kind = str(types[key])
+        try:
+            if key == "size":
+                out[key] = parse_size(value)
+            elif "int" in kind and "float" not in kind:
+                out[key] = int(value)
+            elif "float" in kind and "tuple" not in kind:
+                out[key] = float(value)
+            elif "bool" in kind:
+                out[key] = value.lower() in ("1", "true", "yes", "on")
+            else:
+                out[key] = value
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"--budget {key}={value!r} is not a valid {kind}") from None
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m archlab.study", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("name", nargs="?", help="study name (a file in studies/)")
+    p.add_argument("--list", action="store_true", help="list the studies, one line each")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (latency and training)")
+    p.add_argument("--size", type=parse_size, help="input HxW for counts and latency (default: the study's)")
+    p.add_argument("--train", action=argparse.BooleanOptionalAction, default=True,
+                   help="proxy-train every variant for mIoU (default on)")
+    p.add_argument("--budget", type=parse_budget, default={}, help="training overrides, e.g. steps=300,batch=8")
+    p.add_argument("--data", help="dataset for the proxy training (default synthstreets)")
+    p.add_argument("--data-root", help="root of the Cityscapes or CamVid tree")
+    p.add_argument("--threads", type=int, help="CPU threads for torch")
+    p.add_argument("--runs", type=int, help="timed forwards per variant (default: the study's)")
+    p.add_argument("--out", type=Path, help="report directory (default reports/NAME)")
+    p.add_argument("--runs-dir", type=Path, help="training runs (default runs/studies/NAME)")
+    p.add_argument("--force", action="store_true", help="redo every stage, ignoring cached results")
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from archlab.errors import DataError, SpecError, TrainingError
+    from archlab.study.definition import StudyError
+    from archlab.study.loader import list_studies, load_study
+    from archlab.study.report import write_reports
+    from archlab.study.runner import StudySettings, run_study
+
+    if args.list:
+        for name in list_studies():
+            study = load_study(name)
+            print(f"{name:18s} {study.title} ({len(study.variants)} variants, base {study.base})")
+        return 0
+    if not args.name:
+        print("error: give a study name, or --list", file=sys.stderr)
+        return 2
+    budget = dict(args.budget)
+    if args.data:
+        budget["data"] = args.data
+    if args.data_root:
+        budget["data_root"] = args.data_root
+    command = "python -m archlab.study " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    tick = time.perf_counter()
+    try:
+        study = load_study(args.name)
+        settings = StudySettings(device=args.device, size=args.size, train=args.train, budget=budget,
+                                 threads=args.threads, runs=args.runs)
+        out = args.out or Path("reports") / study.name
+        frame = run_study(study, settings, out=out, runs_dir=args.runs_dir, force=args.force)
+        written = write_reports(study, frame, out, command=command, elapsed_s=time.perf_counter() - tick)
+    except (StudyError, SpecError, DataError, TrainingError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished stages are in results.csv; run the same command to resume", file=sys.stderr)
+        return 130
+    print((out / "table.md").read_text())
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""Run a study: profile and (proxy-)train every variant, cache each stage, keep every finished row.
+
+Stages per variant: ``profile`` (parameters, MACs by three counters, latency with a per-node
+breakdown, at the study's size on the chosen device) and ``train`` (the proxy budget, through
+:func:`archlab.train.train`). Each stage's result is stored in ``OUT/results.csv`` with the key
+it was made under (``profile_key``: spec hash + size + device + timing settings;
+``train_key``: spec hash + training settings); a rerun reuses a stage whose key matches, so an
+interrupted study resumes where it stopped (a half-trained variant resumes from its checkpoint
+under ``runs/studies/NAME/``) and ``--force`` redoes everything. The CSV is rewritten atomically
+after every stage.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from archlab.study.definition import Study, Variant
+
+PROFILE_FIELDS = ("params", "macs_fvcore", "macs_thop", "flops_torch", "macs_reconciled", "latency_ms_median",
+                  "latency_ms_iqr", "fps", "latency_noisy", "input_size", "device", "device_name", "cpu_threads",
+                  "dtype", "cudnn_benchmark", "torch_version")
+TRAIN_DROP = ("confusion", "spec_json", "train_config", "model", "spec_hash", "config_hash", "device", "device_name",
+              "threads", "torch_version", "archlab_version", "date", "params")
+
+
+@dataclass(frozen=True)
+class StudySettings:
+    """How this run measures: the command line's choices on top of the study's own defaults."""
+
+    device: str = "cpu"
+    size: tuple[int, int] | None = None     # None: the study's
+    train: bool = True
+    budget: dict = field(default_factory=dict)   # TrainConfig overrides on top of the study's
+    threads: int | None = None
+    runs: int | None = None
+    warmup: int | None = None
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").lower() or "variant"
+
+
+def _key(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class ResultsFile:
+    """``results.csv`` as rows keyed by variant; every ``save`` rewrites it atomically."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.rows: dict[str, dict] = {}
+        if path.is_file():
+            frame = pd.read_csv(path, dtype={k: str for k in ("spec_hash", "profile_key", "train_key")})
+            for row in frame.to_dict("records"):
+                self.rows[row["variant"]] = row
+
+    def get(self, variant: str) -> dict:
+        return self.rows.get(variant, {})
+
+    def put(self, variant: str, row: dict, order: list[str]) -> None:
+        self.rows[variant] = row
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        rows = [self.rows[v] for v in order if v in self.rows]
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        pd.DataFrame(rows).to_csv(tmp, index=False)
+        tmp.replace(self.path)
+
+
+class StageProgress:
+    """One rich progress bar for the whole study: which variant, which stage, training steps."""
+
+    def __init__(self, enabled: bool, total: int, name: str):
+        self.bar = None
+        self.name = name
+        if enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            console = Console(stderr=True)
+            self.plain = not console.is_terminal
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TimeElapsedColumn(), console=console, disable=self.plain)
+            self.task = self.bar.add_task(name, total=total)
+            self._last_plain = ""
+
+    def __enter__(self):
+        if self.bar:
+            self.bar.start()
+        return self
+
+    def stage(self, text: str, advance: int = 0):
+        if not self.bar:
+            return
+        self.bar.update(self.task, description=f"{self.name}: {text}", advance=advance)
+        head = text.split(" step")[0]
+        if self.plain and head != self._last_plain:
+            import sys
+
+            print(f"{self.name}: {text}", file=sys.stderr, flush=True)
+            self._last_plain = head
+
+    def __exit__(self, *exc):
+        if self.bar:
+            self.bar.stop()
+
+
+def run_study(study: Study, settings: StudySettings = StudySettings(), *, out: Path | None = None,
+              runs_dir: Path | None = None, force: bool = False, progress: bool = True) -> pd.DataFrame:
+    """Measure every variant of ``study`` (reusing cached stages) and return the results table."""
+    from archlab.profile import profile
+    from archlab.train import TrainConfig, train
+
+    study.check()
+    out = Path(out or Path("reports") / study.name)
+    runs_dir = Path(runs_dir or Path("runs") / "studies" / study.name)
+    size = tuple(settings.size or study.size)
+    runs = settings.runs or study.latency_runs
+    warmup = settings.warmup if settings.warmup is not None else study.latency_warmup
+    config = TrainConfig(**{**study.train, **settings.budget, "device": settings.device})
+    specs = {v.name: study.spec(v) for v in study.variants}
+    _check_sizes(study, specs, size, config.size if settings.train else None)
+    order = [v.name for v in study.variants]
+    results = ResultsFile(out / "results.csv")
+    stages = 1 + int(settings.train)
+    with StageProgress(progress, len(order) * stages, study.name) as bar:
+        for i, variant in enumerate(study.variants, start=1):
+            spec = specs[variant.name]
+            where = f"[{i}/{len(order)}] {variant.name}"
+            row = {} if force else dict(results.get(variant.name))
+            if row.get("spec_hash") != spec.content_hash():
+                row = {}
+            row.update(_identity(study, variant, spec, i))
+            row.update(study.published(variant))
+            profile_key = _key(spec.content_hash(), size, settings.device, settings.threads, runs, warmup)
+            if row.get("profile_key") != profile_key:
+                bar.stage(f"{where}: profiling at {size[0]}x{size[1]} on {settings.device}")
+                tick = time.perf_counter()
+                record, per_node = profile(spec, (1, 3, *size), breakdown=True, device=settings.device,
+                                           runs=runs, warmup=warmup, threads=settings.threads, memory=False,
+                                           cudnn_benchmark=settings.device.startswith("cuda"))
+                row.update({k: record.get(k) for k in PROFILE_FIELDS if k in record})
+                row["profile_key"], row["profile_time_s"] = profile_key, time.perf_counter() - tick
+                row["latency_runs"], row["latency_warmup"] = runs, warmup
+                (out / "breakdown").mkdir(parents=True, exist_ok=True)
+                per_node.rename_axis("node").reset_index().to_csv(
+                    out / "breakdown" / f"{slug(variant.name)}.csv", index=False)
+                results.put(variant.name, row, order)
+            bar.stage(f"{where}: profiled", advance=1)
+            if not settings.train:
+                continue
+            train_key = _key(spec.content_hash(), config.result_hash())
+            if row.get("train_key") != train_key:
+                bar.stage(f"{where}: training")
+                record = train(spec, config, out=runs_dir / f"{slug(variant.name)}-{train_key[:8]}", progress=False,
+                               threads=settings.threads,
+                               on_step=lambda done, total, loss, w=where: bar.stage(
+                                   f"{w}: training step {done}/{total}, loss {loss:.3f}"))
+                row = {k: v for k, v in row.items() if not k.startswith(("iou_", "train_", "miou"))}
+                row.update({k: v for k, v in record.items() if k not in TRAIN_DROP})
+                row["train_key"], row["train_run"] = train_key, str(runs_dir / f"{slug(variant.name)}-{train_key[:8]}")
+                results.put(variant.name, row, order)
+            bar.stage(f"{where}: trained", advance=1)
+            results.put(variant.name, row, order)
+    return pd.read_csv(results.path, dtype={k: str for k in ("spec_hash", "profile_key", "train_key")})
+
+
+def _check_sizes(study: Study, specs: dict, size, train_size) -> None:
+    """Every variant must accept the profiling size and the training size, checked before any work."""
+    from archlab.errors import SpecError
+    from archlab.graph import validate
+    from archlab.study.definition import StudyError
+
+    for name, spec in specs.items():
+        for what, hw in (("profiling", size), ("training", train_size)):
+            if hw is None:
+                continue
+            try:
+                validate(spec, (1, 3, *hw))
+            except SpecError as exc:
+                raise StudyError(f"cannot run at the {what} size {hw[0]}x{hw[1]}: {exc}", study=study.name,
+                                 variant=name) from None
+
+
+def _identity(study: Study, variant: Variant, spec, index: int) -> dict:
+    return {"study": study.name, "variant": variant.name, "order": index, "base": variant.base or study.base,
+            "ops": "; ".join(op.describe() for op in variant.ops) or "(base)", "note": variant.note,
+            "spec_hash": spec.content_hash(), "spec_json": spec.to_json()}

@@ -1,0 +1,37 @@
+"""Study names resolve to files in studies/ and nowhere else."""
+import pytest
+
+from archlab.study import StudyError, list_studies, load_study
+
+
+def test_shipped_studies_are_listed_and_load():
+    names = list_studies()
+    assert {"dapf_vs_aspp", "context_modules", "fusion_modules", "fassd_variants", "seed_zoo"} <= set(names)
+    study = load_study("context_modules")
+    assert len(study.variants) == 14 and {v.base for v in study.variants} == {"fast_scnn", "fassd_net"}
+
+
+@pytest.mark.parametrize("name", ["../archlab/train", "/etc/passwd", "studies.dapf_vs_aspp", "os.path",
+                                  "..", "dapf_vs_aspp/../x", "DAPF_vs_aspp", ""])
+def test_a_name_cannot_reach_outside_studies(name):
+    with pytest.raises(StudyError, match="named by its file in studies/"):
+        load_study(name)
+
+
+def test_unknown_study_suggests_close_names():
+    with pytest.raises(StudyError, match=r"no file studies/dapf_vs_asp\.py\. Did you mean 'dapf_vs_aspp'"):
+        load_study("dapf_vs_asp")
+
+
+def test_a_module_without_a_study_is_refused(tmp_path, monkeypatch):
+    import studies
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(studies, "__path__", [*studies.__path__, str(tmp_path)])
+    (tmp_path / "broken_study.py").write_text("raise RuntimeError('boom')\n")
+    (tmp_path / "empty_study.py").write_text("X = 1\n")
+    with pytest.raises(StudyError, match=r"study 'broken_study': studies/broken_study.py cannot be imported: "
+                                         r"RuntimeError: boom"):
+        load_study("broken_study")
+    with pytest.raises(StudyError, match="defines no STUDY"):
+        load_study("empty_study")

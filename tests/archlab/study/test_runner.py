@@ -1,0 +1,92 @@
+"""Running a study: every stage cached, an interruption loses nothing and repeats nothing."""
+import importlib
+from unittest import mock
+
+import pandas as pd
+import pytest
+
+import archlab.train
+from archlab.study import Study, StudyError, StudySettings, Variant, run_study, width
+
+PROFILE = importlib.import_module("archlab.profile")   # the package (archlab.profile is also the function)
+
+TOY = Study(
+    name="toy", title="toy study", base="small_rf_cnn",
+    variants=(Variant("full"), Variant("half", (width(0.5),)), Variant("colour", base="color_mlp")),
+    baseline="full", size=(32, 64),
+    train={"size": (32, 64), "steps": 2, "batch": 2, "warmup_steps": 1, "eval_length": 2, "train_length": 4},
+    latency_runs=2, latency_warmup=0,
+)
+
+
+def _counting(monkeypatch):
+    calls = {"profile": [], "train": []}
+    real_profile, real_train = PROFILE.profile, archlab.train.train
+
+    def profile(spec, *a, **k):
+        calls["profile"].append(spec.name)
+        return real_profile(spec, *a, **k)
+
+    def train(spec, *a, **k):
+        calls["train"].append(spec.name)
+        return real_train(spec, *a, **k)
+
+    monkeypatch.setattr(PROFILE, "profile", profile)
+    monkeypatch.setattr(archlab.train, "train", train)
+    return calls
+
+
+def test_interrupted_study_resumes_without_losing_or_repeating(tmp_path, monkeypatch):
+    out, runs = tmp_path / "report", tmp_path / "runs"
+    real_train = archlab.train.train
+
+    def interrupt_on_half(spec, *a, **k):
+        if spec.name == "toy[half]":
+            raise KeyboardInterrupt
+        return real_train(spec, *a, **k)
+
+    with mock.patch.object(archlab.train, "train", interrupt_on_half), pytest.raises(KeyboardInterrupt):
+        run_study(TOY, out=out, runs_dir=runs, progress=False)
+    saved = pd.read_csv(out / "results.csv")
+    assert list(saved["variant"]) == ["full", "half"]            # full done, half profiled only
+    assert saved.loc[0, "miou"] >= 0 and pd.isna(saved.loc[1, "miou"]) and saved.loc[1, "params"] > 0
+
+    calls = _counting(monkeypatch)
+    frame = run_study(TOY, out=out, runs_dir=runs, progress=False)
+    assert calls == {"profile": ["toy[colour]"], "train": ["toy[half]", "toy[colour]"]}
+    assert list(frame["variant"]) == ["full", "half", "colour"] and frame["miou"].notna().all()
+    assert frame.loc[0, "miou"] == saved.loc[0, "miou"]
+
+    calls["profile"].clear(), calls["train"].clear()
+    again = run_study(TOY, out=out, runs_dir=runs, progress=False)
+    assert calls == {"profile": [], "train": []}
+    pd.testing.assert_frame_equal(again, frame, check_dtype=False)
+
+    run_study(TOY, out=out, runs_dir=runs, progress=False, force=True)
+    assert len(calls["profile"]) == 3 and len(calls["train"]) == 3
+
+
+def test_other_settings_are_new_measurements(tmp_path, monkeypatch):
+    run_study(TOY, StudySettings(train=False), out=tmp_path, progress=False)
+    calls = _counting(monkeypatch)
+    run_study(TOY, StudySettings(train=False, size=(64, 64)), out=tmp_path, progress=False)
+    assert len(calls["profile"]) == 3
+    frame = pd.read_csv(tmp_path / "results.csv")
+    assert set(frame["input_size"]) == {"1x3x64x64"} and "miou" not in frame
+
+
+def test_results_carry_units_settings_and_breakdowns(tmp_path):
+    frame = run_study(TOY, StudySettings(budget={"steps": 1}), out=tmp_path, runs_dir=tmp_path / "r", progress=False)
+    row = frame.iloc[1]
+    assert row["params"] < frame.iloc[0]["params"] and row["macs_fvcore"] > 0 and row["latency_ms_median"] > 0
+    assert row["train_steps"] == 1 and row["miou_dataset"] == "synthstreets" and row["device"] == "cpu"
+    assert row["ops"] == "width(0.5)" and len(row["spec_hash"]) == 16
+    nodes = pd.read_csv(tmp_path / "breakdown" / "half.csv")
+    assert nodes["params"].sum() == row["params"]
+
+
+def test_a_size_a_variant_cannot_take_is_refused_before_any_work(tmp_path, monkeypatch):
+    calls = _counting(monkeypatch)
+    with pytest.raises(StudyError, match=r"variant 'full': cannot run at the training size 33x65"):
+        run_study(TOY, StudySettings(budget={"size": (33, 65)}), out=tmp_path, progress=False)
+    assert calls == {"profile": [], "train": []} and not (tmp_path / "results.csv").exists()
