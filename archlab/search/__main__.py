@@ -1,0 +1,117 @@
+"""``python -m archlab.search NAME``: search a space of studies/NAME.py; ``--export`` writes its reports.
+
+    python -m archlab.search --list
+    python -m archlab.search search_fassd --trials 20                  # reports/search_fassd/study.db
+    python -m archlab.search search_fassd --trials 40                  # the same study, extended to 40
+    python -m archlab.search search_fassd --trials 200 --workers 2     # 2 processes on a journal file
+    python -m archlab.search search_fassd --objective miou --latency-budget 150
+    python -m archlab.search search_fassd --storage postgresql://me@db/search --trials 500   # on every machine
+    python -m archlab.search search_fassd --export                     # front.csv/png, hypervolume.csv/png
+
+--trials N is the study's target, all workers, machines and earlier runs together: a rerun of the
+same command finishes an interrupted search, a larger N extends it. A trial whose worker died is
+failed once its heartbeat is --grace-period seconds old and run again with the same point.
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from pathlib import Path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m archlab.search", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("name", nargs="?", help="search space name (a file in studies/ defining SEARCH)")
+    p.add_argument("--list", action="store_true", help="list the search spaces, one line each")
+    p.add_argument("--trials", type=int, help="the study's target number of trials (default 20; with --export "
+                                              "alone, no search is run)")
+    p.add_argument("--timeout", type=float, help="seconds after which no new trial is started")
+    p.add_argument("--workers", type=int, default=1, help="processes on this machine sharing the storage")
+    p.add_argument("--storage", help="sqlite:///PATH, journal:PATH (or PATH.journal/.log), postgresql://... "
+                                     "(default reports/NAME/study.db; a journal file there once --workers > 1)")
+    p.add_argument("--objective", help="accuracy to maximise: miou or proxy:NAME (default: the space's)")
+    p.add_argument("--metric", choices=("latency", "macs"), help="cost to minimise (default: the space's)")
+    p.add_argument("--latency-budget", type=float, metavar="MS", help="constraint: latency at most MS ms")
+    p.add_argument("--device", default="cpu", help="cpu or cuda: latency, proxies and training")
+    p.add_argument("--threads", type=int, help="torch CPU threads per worker (default: cores / workers)")
+    p.add_argument("--seed", type=int, default=0, help="sampler seed (each worker and run derives its own)")
+    p.add_argument("--out", type=Path, help="report directory (default reports/NAME)")
+    p.add_argument("--heartbeat", type=int, default=20, metavar="S", help="heartbeat interval of a running trial")
+    p.add_argument("--grace-period", type=int, default=60, metavar="S",
+                   help="a running trial without a heartbeat for S seconds is failed and retried")
+    p.add_argument("--max-retry", type=int, default=2, help="retries of a trial whose worker died")
+    p.add_argument("--export", action="store_true", help="write front.csv, front.png, hypervolume.csv/png "
+                                                         "(after the search when --trials is given)")
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from archlab.errors import DataError, SpecError, TrainingError
+    from archlab.search.space import SearchError, list_spaces, load_space, parse_accuracy
+    from archlab.search.storage import StorageError, resolve_storage
+
+    if args.list:
+        for name in list_spaces():
+            space = load_space(name, check=False)
+            print(f"{name:18s} {space.title} (base {space.base}: {space.describe()})")
+        return 0
+    if not args.name:
+        print("error: give a search space name, or --list", file=sys.stderr)
+        return 2
+    given = argv if argv is not None else sys.argv[1:]
+    command = "python -m archlab.search " + " ".join(shlex.quote(a) for a in given)
+    search = args.trials is not None or not args.export
+    try:
+        # cheap checks first, so a typo costs no model building
+        if args.objective is not None:
+            parse_accuracy(args.objective)
+        out = args.out or Path("reports") / args.name
+        resolve_storage(args.storage, out, args.workers)
+        space = load_space(args.name, check=search)
+        written = []
+        if search:
+            from archlab.search.runner import SearchSettings, run_search
+
+            settings = SearchSettings(
+                trials=args.trials if args.trials is not None else 20, timeout=args.timeout, workers=args.workers,
+                storage=args.storage, objective=args.objective, metric=args.metric,
+                latency_budget=args.latency_budget, device=args.device, threads=args.threads, seed=args.seed,
+                out=args.out, heartbeat_interval=args.heartbeat, grace_period=args.grace_period,
+                max_retry=args.max_retry)
+            result = run_search(space, settings)
+            _summary(result)
+        if args.export:
+            from archlab.search.export import export
+
+            tick = time.perf_counter()
+            written = export(space, storage=args.storage, out=args.out, command=command, threads=args.threads)
+            print(f"wrote {', '.join(map(str, written))} ({time.perf_counter() - tick:.0f} s)")
+    except (SearchError, StorageError, SpecError, DataError, TrainingError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished trials are in the study; run the same command to resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _summary(result) -> None:
+    minutes, seconds = divmod(int(round(result.elapsed_s)), 60)
+    print(f"{result.study_name}: {result.trials}/{result.target} trials in {result.storage} "
+          f"({result.complete} complete, {result.feasible} feasible, {result.failed} failed, "
+          f"{result.retried} retried); this run finished {result.ran} in {minutes}m{seconds:02d}s")
+    if result.front:
+        from archlab.report.pareto import axis_unit
+
+        title, scale = axis_unit(result.cost_name)
+        print(f"feasible front ({len(result.front)} points; {title}, {result.accuracy_name}):")
+        for number, cost, accuracy, label in result.front:
+            print(f"  #{number:<4d} {cost * scale:<10.4g} {accuracy:<10.4g} {label}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,461 @@
+"""Run a search: workers that ask Optuna for a point, measure it and tell the result, until the
+study holds its target number of trials.
+
+Sampler: NSGA-II (Deb et al., "A fast and elitist multiobjective genetic algorithm: NSGA-II",
+IEEE TEC 2002) as Optuna's NSGAIISampler, with constraints by constrained-domination: each
+trial's ``figure - bound`` values are set with ``Trial.set_constraint`` (Optuna 5.0's
+replacement of ``constraints_func``), so infeasible trials are kept, marked, and ranked behind
+every feasible one.
+
+``trials`` is the study's target, counted over every worker, machine and earlier run (a stale
+trial that was retried is replaced by its retry and not counted): a rerun of the same command
+finishes an interrupted search, a larger target extends it. Each worker, under
+:func:`archlab.search.storage.study_lock`, fails stale trials, counts, and only then creates a
+trial, so the target is met exactly; a worker with nothing left to start waits for the running
+trials of others to finish or go stale (their retries are then run), so no trial is lost while
+one worker lives.
+
+A trial's user attributes: ``spec`` (the network's JSON, set before measuring: rebuild it with
+``archlab.build(Spec.from_json(...))``), ``label``, ``record`` (profile figures, accuracy,
+constraint values and the measuring settings) and, when it failed, ``error``. A point already
+measured in the study is not measured again: its record is copied (``record["cached_from"]``).
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import optuna
+from optuna.trial import TrialState
+
+from archlab.search.objective import Evaluator, Objectives
+from archlab.search.space import SearchError, SearchSpace
+from archlab.search.storage import (StorageChoice, copy_default_sqlite, counted_trials, exact_counts, open_storage,
+                                    resolve_storage, study_lock)
+
+DIRECTIONS = ("minimize", "maximize")
+ATTR_SETTINGS = "archlab:objectives"
+ATTR_SPACE = "archlab:space"
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """How this run searches: the command line's choices."""
+
+    trials: int = 20                     # the study's target number of trials (see the module docs)
+    timeout: float | None = None         # seconds after which no new trial is started
+    workers: int = 1                     # processes on this machine
+    storage: str | None = None           # None: reports/NAME/study.db (or .journal)
+    objective: str | None = None         # accuracy: None (the space's), "miou" or "proxy:NAME"
+    metric: str | None = None            # cost: None (the space's), "latency" or "macs"
+    latency_budget: float | None = None  # ms: adds a latency_ms constraint
+    device: str = "cpu"
+    threads: int | None = None           # torch threads per worker (None: all cores / workers)
+    seed: int = 0
+    out: Path | None = None              # reports/NAME
+    runs_dir: Path | None = None         # runs/search/NAME (training checkpoints)
+    heartbeat_interval: int = 20         # seconds between a running trial's heartbeats
+    grace_period: int = 60               # seconds without a heartbeat before a trial is stale
+    max_retry: int | None = 2            # retries of a stale trial
+    poll_s: float = 2.0                  # how often an idle worker looks at the others' running trials
+    progress: bool = True
+
+    def out_dir(self, space: SearchSpace) -> Path:
+        return Path(self.out) if self.out is not None else Path("reports") / space.name
+
+
+@dataclass
+class SearchResult:
+    """What a run did: the study's state after it and what this invocation contributed."""
+
+    study_name: str
+    storage: str
+    target: int
+    trials: int                    # counted trials in the study now
+    ran: int                       # trials finished by this invocation's workers
+    complete: int
+    feasible: int
+    failed: int
+    retried: int
+    front: list = field(default_factory=list)    # [(number, cost, accuracy, label)], by cost
+    cost_name: str = ""                           # the record columns of the two objectives
+    accuracy_name: str = ""
+    elapsed_s: float = 0.0
+    notes: list = field(default_factory=list)
+
+
+def objectives_for(space: SearchSpace, settings: SearchSettings) -> Objectives:
+    return Objectives.from_space(space, accuracy=settings.objective, metric=settings.metric,
+                                 latency_budget=settings.latency_budget, device=settings.device)
+
+
+def open_search_study(space: SearchSpace, choice: StorageChoice, objectives: Objectives | None,
+                      settings: SearchSettings, *, create: bool = True, storage=None):
+    """The space's study in the chosen storage (created if ``create``), its settings checked.
+
+    A study remembers the objectives it was measured under; a run under other ones (another
+    ``--objective``, size, device or budget) is refused with the difference named. With
+    ``objectives=None`` (export) the stored ones are returned. Returns ``(study, storage, objectives)``.
+    """
+    storage = storage or open_storage(choice, heartbeat_interval=settings.heartbeat_interval,
+                                      grace_period=settings.grace_period, max_retry=settings.max_retry)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if create:
+            study = optuna.create_study(study_name=space.name, storage=storage, directions=list(DIRECTIONS),
+                                        load_if_exists=True)
+        else:
+            try:
+                study = optuna.load_study(study_name=space.name, storage=storage)
+            except KeyError:
+                raise SearchError(f"no study {space.name!r} in storage {choice.describe()}; run the search first "
+                                  f"(python -m archlab.search {space.name})", space=space.name) from None
+    stored = study.user_attrs.get(ATTR_SETTINGS)
+    if [d.name.lower() for d in study.directions] != list(DIRECTIONS):
+        raise SearchError(f"study in {choice.describe()} has directions {[d.name for d in study.directions]}, "
+                          f"not {list(DIRECTIONS)}: it was not made by archlab.search", space=space.name)
+    if stored is None:
+        if objectives is None:
+            raise SearchError(f"study in {choice.describe()} has no archlab settings: it was not made by "
+                              "archlab.search", space=space.name)
+        study.set_user_attr(ATTR_SETTINGS, objectives.settings())
+        study.set_user_attr(ATTR_SPACE, {"name": space.name, "fingerprint": space.fingerprint(),
+                                         "describe": space.describe()})
+        return study, storage, objectives
+    if objectives is None:
+        fields = {k: (tuple(v) if k == "size" else v) for k, v in stored.items()}
+        return study, storage, Objectives(**fields)
+    wanted = objectives.settings()
+    diff = {k: (stored.get(k), wanted.get(k)) for k in wanted if stored.get(k) != wanted.get(k)}
+    if diff:
+        what = "; ".join(f"{k}: study {a!r}, this run {b!r}" for k, a, b in ((k, *v) for k, v in diff.items()))
+        raise SearchError(f"the study in {choice.describe()} was measured under other settings ({what}); run with "
+                          f"the study's settings or give another --storage", space=space.name)
+    fingerprint = study.user_attrs.get(ATTR_SPACE, {}).get("fingerprint")
+    if fingerprint not in (None, space.fingerprint()):
+        raise SearchError(f"the study in {choice.describe()} was made from another definition of the space "
+                          f"({study.user_attrs[ATTR_SPACE].get('describe')}); give another --storage or restore "
+                          f"the definition", space=space.name)
+    return study, storage, objectives
+
+
+class _Heartbeat:
+    """A thread that records a trial's heartbeat every ``interval`` seconds while the objective runs."""
+
+    def __init__(self, storage, trial_id: int, interval: float):
+        self.storage, self.trial_id, self.interval = storage, trial_id, interval
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True, name=f"heartbeat-{trial_id}")
+
+    def _run(self):
+        while not self.stop.wait(self.interval):
+            try:
+                self.storage.record_heartbeat(self.trial_id)
+            except Exception:  # noqa: BLE001 - a missed beat is retried; the trial must go on
+                pass
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
+def _feasible(trial) -> bool:
+    return all(v <= 0 for v in trial.constraints.values())
+
+
+def front_of(trials) -> list:
+    """The feasible non-dominated COMPLETE trials (cost minimised, accuracy maximised), by cost; a point
+    measured by several trials appears once (its first trial)."""
+    from archlab.report.pareto import pareto_mask
+
+    done, seen = [], set()
+    for t in sorted(trials, key=lambda t: t.number):
+        key = tuple(sorted(t.params.items()))
+        if (t.state == TrialState.COMPLETE and _feasible(t) and t.values and all(math.isfinite(v) for v in t.values)
+                and key not in seen):
+            seen.add(key)
+            done.append(t)
+    if not done:
+        return []
+    mask = pareto_mask([t.values[0] for t in done], [t.values[1] for t in done])
+    return sorted((t for t, m in zip(done, mask) if m), key=lambda t: (t.values[0], t.number))
+
+
+def _set_constraints(trial, values: dict) -> None:
+    existing = trial.storage.get_trial_system_attrs(trial._trial_id)
+    for name, value in values.items():
+        key = f"constraints:{name}"
+        if key in existing:        # inherited from a stale predecessor: overwrite with this run's figure
+            trial.storage.set_trial_system_attr(trial._trial_id, key, float(value))
+        else:
+            trial.set_constraint(name, value)
+
+
+def _cached_record(study, params: dict):
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if t.params == params and "record" in t.user_attrs:
+            return t
+    return None
+
+
+def run_trial(space: SearchSpace, study, trial, evaluator: Evaluator) -> tuple[TrialState, tuple | None, str]:
+    """Suggest, build, measure (or reuse), and set the trial's attributes; returns (state, values, message).
+
+    Errors of the point (a spec that does not build, a training that fails) make a FAIL trial
+    with the error in its ``error`` user attribute; the search goes on.
+    """
+    objectives = evaluator.objectives
+    params = space.suggest(trial)
+    label = space.label(params)
+    trial.set_user_attr("label", label)
+    try:
+        spec = space.spec(params, validate=False)
+        trial.set_user_attr("spec", spec.to_json(indent=None))
+        source = _cached_record(study, trial.params)
+        if source is not None:
+            record = dict(source.user_attrs["record"], cached_from=source.number)
+        else:
+            tick = time.perf_counter()
+            record = evaluator.evaluate(spec)
+            record["eval_time_s"] = time.perf_counter() - tick
+        record.update(point=params, label=label, threads=evaluator.threads)
+        trial.set_user_attr("record", record)
+        _set_constraints(trial, record["constraint_values"])
+        values = tuple(objectives.values(record))
+    except (SearchError, ValueError, RuntimeError, TypeError, KeyError) as exc:
+        message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        trial.set_user_attr("error", message)
+        return TrialState.FAIL, None, f"{label}: {message}"
+    return TrialState.COMPLETE, values, label
+
+
+def _sampler(space: SearchSpace, settings: SearchSettings, index: int, start_count: int):
+    seed = int(np.random.SeedSequence([settings.seed, index, start_count]).generate_state(1)[0])
+    return optuna.samplers.NSGAIISampler(population_size=space.population_size, seed=seed)
+
+
+def work(space: SearchSpace, settings: SearchSettings, choice: StorageChoice, objectives: Objectives, target: int,
+         *, index: int = 0, deadline: float | None = None, on_trial=None, threads: int | None = None) -> int:
+    """One worker: run trials until the study holds ``target`` counted trials, none is waiting and
+    none is running (or ``deadline``, a ``time.time()``, passes). Returns how many it finished."""
+    study, storage, _ = open_search_study(space, choice, objectives, settings)
+    study.sampler = _sampler(space, settings, index, len(study.get_trials(deepcopy=False)))
+    runs_dir = Path(settings.runs_dir) if settings.runs_dir is not None else Path("runs") / "search" / space.name
+    evaluator = Evaluator(objectives, runs_dir=runs_dir, threads=threads)
+    finished = 0
+    while deadline is None or time.time() < deadline:
+        trial, running = None, False
+        with study_lock(choice, storage, space.name):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                optuna.storages.fail_stale_trials(study)
+            trials = study.get_trials(deepcopy=False)
+            waiting = any(t.state == TrialState.WAITING for t in trials)
+            running = any(t.state == TrialState.RUNNING for t in trials)
+            if waiting or len(counted_trials(trials)) < target:
+                with warnings.catch_warnings():     # Optuna warns that heartbeats are meant for optimize()
+                    warnings.filterwarnings("ignore", message="Heartbeat of storage")
+                    trial = study.ask()
+                storage.record_heartbeat(trial._trial_id)      # beat before anyone can see it without one
+        if trial is None:
+            if not running:
+                break
+            time.sleep(settings.poll_s)
+            continue
+        try:
+            with _Heartbeat(storage, trial._trial_id, settings.heartbeat_interval):
+                state, values, message = run_trial(space, study, trial, evaluator)
+            study.tell(trial, values=values, state=state)
+        except KeyboardInterrupt:
+            _give_back(study, trial, settings)
+            raise
+        except optuna.exceptions.UpdateFinishedTrialError:     # this worker was too slow to beat (a stalled machine)
+            print(f"worker {index}: trial {trial.number} was declared dead by another worker (no heartbeat for "
+                  f"{settings.grace_period} s); its retry keeps the point", file=sys.stderr)
+            continue
+        if state == TrialState.FAIL:
+            print(f"trial {trial.number} failed: {message}", file=sys.stderr)
+        finished += 1
+        if on_trial is not None:
+            on_trial(study, trial.number)
+    return finished
+
+
+def _give_back(study, trial, settings: SearchSettings) -> None:
+    """Ctrl-C during a trial: fail it and queue a retry now, instead of waiting for its heartbeat to go stale."""
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
+
+    try:
+        study.tell(trial, state=TrialState.FAIL)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            frozen = trial.storage.get_trial(trial._trial_id)
+            RetryHeartbeatStaleTrialCallback(max_retry=settings.max_retry)(study, frozen)
+    except Exception:  # noqa: BLE001 - the heartbeat catches what this misses
+        pass
+
+
+def _worker_main(space, settings, choice, objectives, target, index, deadline, threads):
+    """Entry point of a worker process (``--workers K``)."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        work(space, settings, choice, objectives, target, index=index, deadline=deadline, threads=threads)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+class _Progress:
+    """One rich bar on stderr: counted trials finished / target, the front's size and best accuracy."""
+
+    def __init__(self, enabled: bool, space: SearchSpace, objectives: Objectives, target: int, done: int, trials=()):
+        self.bar = None
+        self.space, self.objectives, self.target = space, objectives, target
+        if enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            console = Console(stderr=True)
+            self.plain = not console.is_terminal
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TimeElapsedColumn(), console=console, disable=self.plain)
+            self.task = self.bar.add_task(space.name, total=target, completed=done)
+            self.printed = {t.number for t in counted_trials(trials) if t.state.is_finished()}
+
+    def __enter__(self):
+        if self.bar:
+            self.bar.start()
+        return self
+
+    def update(self, study, number: int | None = None):
+        if not self.bar:
+            return
+        trials = study.get_trials(deepcopy=False)
+        done = sum(1 for t in counted_trials(trials) if t.state.is_finished())
+        front = front_of(trials)
+        o = self.objectives
+        unit, scale = ("ms", 1.0) if o.metric == "latency" else ("GMACs", 1e-9)
+        best = max(front, key=lambda t: t.values[1]) if front else None
+        text = f"{self.space.name} · front {len(front)}"
+        if best is not None:
+            text += f" · best {o.accuracy_column} {best.values[1]:.4g} @ {best.values[0] * scale:.3g} {unit}"
+        self.bar.update(self.task, completed=done, description=text)
+        if self.plain:          # no live bar (a log file): one line per trial finished since the last look
+            for t in trials:
+                if t.state.is_finished() and t.number not in self.printed:
+                    self.printed.add(t.number)
+                    if t.state == TrialState.COMPLETE:
+                        flag = ("" if _feasible(t) else " (infeasible)") + \
+                            (" (latency noisy)" if t.user_attrs.get("record", {}).get("latency_noisy") else "")
+                        what = (f"{t.values[0] * scale:.4g} {unit}, {o.accuracy_column} {t.values[1]:.4g}{flag}")
+                    else:
+                        what = t.state.name + (f": {t.user_attrs['error']}" if "error" in t.user_attrs else "")
+                    label = t.user_attrs.get("label", "")
+                    print(f"[{len(self.printed)}/{self.target}] trial {t.number} {label}: {what}", file=sys.stderr,
+                          flush=True)
+
+    def __exit__(self, *exc):
+        if self.bar:
+            self.bar.stop()
+
+
+def run_search(space: SearchSpace, settings: SearchSettings = SearchSettings()) -> SearchResult:
+    """Run (or resume, or extend) the search of ``space`` to ``settings.trials`` trials; see the module docs."""
+    tick = time.time()
+    if not isinstance(settings.trials, int) or settings.trials < 1:
+        raise ValueError(f"--trials {settings.trials!r} must be a positive integer")
+    if not isinstance(settings.workers, int) or settings.workers < 1:
+        raise ValueError(f"--workers {settings.workers!r} must be a positive integer")
+    if settings.timeout is not None and not settings.timeout > 0:
+        raise ValueError(f"--timeout {settings.timeout!r} must be a positive number of seconds")
+    space.check(build=False)
+    objectives = objectives_for(space, settings)
+    out = settings.out_dir(space)
+    choice = resolve_storage(settings.storage, out, settings.workers)
+    notes = []
+    if choice.note:
+        notes.append(choice.note)
+    if settings.storage is None and copy_default_sqlite(choice, out, space.name):
+        notes.append(f"copied the study from {out / 'study.db'} into {choice.path}")
+    if settings.workers > 1 and choice.kind == "sqlite":
+        notes.append("several processes on one SQLite file: it works with the lock and a 60 s busy timeout, but a "
+                     "journal file (--storage journal:PATH) is the safer choice")
+    if not exact_counts(choice):
+        notes.append(f"{choice.kind} has no lock here: with several workers the trial count may overshoot by up to "
+                     f"{settings.workers - 1}")
+    if settings.workers > 1 and objectives.needs_latency and settings.device == "cpu":
+        notes.append(f"{settings.workers} workers time latency at the same time on one CPU: their timings disturb "
+                     "each other; use --workers 1 (or --metric macs) for clean latency")
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    study, storage, _ = open_search_study(space, choice, objectives, settings)
+    trials = study.get_trials(deepcopy=False)
+    before = sum(1 for t in counted_trials(trials) if t.state.is_finished())
+    target = settings.trials
+    deadline = tick + settings.timeout if settings.timeout else None
+    if settings.progress:
+        more = max(0, target - len(counted_trials(trials)))
+        print(f"{space.name}: study in {choice.describe()} holds {len(trials)} trial(s); target {target}, "
+              f"{more} to start", file=sys.stderr)
+    workers = settings.workers
+    threads = settings.threads or (max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None)
+    ran = 0
+    with _Progress(settings.progress, space, objectives, target, before, trials) as bar:
+        if workers == 1:
+            ran = work(space, settings, choice, objectives, target, deadline=deadline, on_trial=bar.update,
+                       threads=threads)
+        else:
+            ran = _run_processes(space, settings, choice, objectives, target, deadline, threads, study, bar, notes)
+    trials = study.get_trials(deepcopy=False)
+    counted = counted_trials(trials)
+    if workers > 1:
+        ran = sum(1 for t in counted if t.state.is_finished()) - before
+    front = front_of(trials)
+    return SearchResult(
+        study_name=space.name, storage=choice.describe(), target=target, trials=len(counted), ran=ran,
+        complete=sum(t.state == TrialState.COMPLETE for t in trials),
+        feasible=sum(t.state == TrialState.COMPLETE and _feasible(t) for t in trials),
+        failed=sum(t.state == TrialState.FAIL for t in counted), retried=len(trials) - len(counted),
+        front=[(t.number, t.values[0], t.values[1], t.user_attrs.get("label", "")) for t in front],
+        elapsed_s=time.time() - tick, notes=notes, cost_name=objectives.metric_column,
+        accuracy_name=objectives.accuracy_column)
+
+
+def _run_processes(space, settings, choice, objectives, target, deadline, threads, study, bar, notes) -> int:
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_worker_main, name=f"archlab-search-{i}",
+                         args=(space, replace(settings, progress=False), choice, objectives, target, i, deadline,
+                               threads))
+             for i in range(settings.workers)]
+    for p in procs:
+        p.start()
+    try:
+        while any(p.is_alive() for p in procs):
+            bar.update(study)
+            time.sleep(1.0)
+    finally:
+        for p in procs:
+            p.join()
+    bar.update(study)
+    for i, p in enumerate(procs):
+        if p.exitcode not in (0, None):
+            notes.append(f"worker {i} exited with code {p.exitcode}; a trial it left running is retried once its "
+                         f"heartbeat is {settings.grace_period} s old (by a live worker, or the next run)")
+            print(f"note: {notes[-1]}", file=sys.stderr)
+    return 0

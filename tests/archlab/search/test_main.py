@@ -1,0 +1,50 @@
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+import archlab.search.space
+from archlab.search.__main__ import main
+
+sys.path.insert(0, str(Path(__file__).parent))
+from search_fixtures import TINY  # noqa: E402
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["search_fasd"], ["no file studies/search_fasd.py", "Did you mean 'search_fassd'", "Search spaces: search_fassd"]),
+    (["../search_fassd"], ["no paths"]),
+    (["search_fassd", "--storage", "redis://host/0"], ["unknown storage URL scheme 'redis'", "journal:PATH",
+                                                       "postgresql://"]),
+    (["search_fassd", "--storage", "study.txt"], ["unknown storage 'study.txt'", "sqlite:///PATH"]),
+    (["search_fassd", "--objective", "proxy:foo"], ["unknown objective 'proxy:foo'", "valid: miou, proxy:synflow",
+                                                    "proxy:naswot"]),
+    ([], ["give a search space name"]),
+])
+def test_user_errors_are_one_line_and_exit_2(capsys, argv, expected):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err
+    for text in expected:
+        assert text in err
+
+
+def test_list(capsys):
+    assert main(["--list"]) == 0
+    assert capsys.readouterr().out.startswith("search_fassd")
+
+
+def test_search_then_export_from_the_command_line(tmp_path, monkeypatch, capsys):
+    space = replace(TINY, reference_study="fassd_variants", constraints={"params_M": 3.0})
+    monkeypatch.setattr(archlab.search.space, "load_space", lambda name, check=True: space)
+    base = ["tiny_search", "--out", str(tmp_path), "--threads", "1"]
+    assert main(base + ["--trials", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "tiny_search: 2/2 trials in sqlite" in out and "this run finished 2" in out
+    assert main(base + ["--trials", "3", "--export"]) == 0          # extends the study, then exports
+    out = capsys.readouterr().out
+    assert "3/3 trials" in out and "this run finished 1" in out
+    for name in ("front.csv", "front.png", "hypervolume.csv", "hypervolume.png", "trials.csv"):
+        assert (tmp_path / name).is_file()
+    assert main(base + ["--objective", "proxy:synflow"]) == 2           # the study's settings are kept
+    assert "other settings" in capsys.readouterr().err
