@@ -68,6 +68,24 @@ class SegmentationDataset:
         return f"{self.name} {self.split} ({len(self)} images, {len(self.eval_classes)} evaluated classes)"
 
 
+def open_tree(dataset: SegmentationDataset, root, split: str, splits, expected: str):
+    """Common start of a file-tree dataset: check ``split`` and ``root``, set ``dataset.root/.split``.
+
+    ``expected`` says what the root folder should hold (it goes into the error message).
+    """
+    from pathlib import Path
+
+    from archlab.errors import DataError
+
+    if split not in splits:
+        raise DataError(f"unknown split {split!r}; valid: {', '.join(splits)}", dataset=dataset.name)
+    dataset.root = Path(root).expanduser()
+    dataset.split = split
+    if not dataset.root.is_dir():
+        raise DataError(f"root {dataset.root} does not exist or is not a directory; expected the folder "
+                        f"holding {expected}", dataset=dataset.name)
+
+
 def colorize(label: np.ndarray, palette: np.ndarray, ignore_color=(0, 0, 0)) -> np.ndarray:
     """Label map (train ids) -> RGB image with ``palette``; ignored and unknown ids get ``ignore_color``."""
     lut = np.zeros((256, 3), np.uint8)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from archlab.data.base import IGNORE_INDEX, Sample, SegmentationDataset
+from archlab.data.base import IGNORE_INDEX, Sample, SegmentationDataset, open_tree
 from archlab.errors import DataError
 
 SPLITS = ("train", "val", "test")
@@ -55,13 +55,7 @@ class CamVid(SegmentationDataset):
     eval_classes = tuple(range(len(CAMVID_NAMES)))
 
     def __init__(self, root, split: str):
-        if split not in SPLITS:
-            raise DataError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}", dataset=self.name)
-        self.root = Path(root).expanduser()
-        self.split = split
-        if not self.root.is_dir():
-            raise DataError(f"root {self.root} does not exist or is not a directory; expected the folder "
-                            "holding train/, trainannot/, val/, valannot/, test/, testannot/", dataset=self.name)
+        open_tree(self, root, split, SPLITS, "train/, trainannot/, val/, valannot/, test/, testannot/")
         image_dir, label_dir = self.root / split, self.root / f"{split}annot"
         if not image_dir.is_dir():
             found = sorted(s for s in SPLITS if (self.root / s).is_dir())

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from archlab.data.base import (CITYSCAPES_NAMES, CITYSCAPES_PALETTE, IGNORE_INDEX, Sample,
+from archlab.data.base import (CITYSCAPES_NAMES, CITYSCAPES_PALETTE, IGNORE_INDEX, Sample, open_tree,
                                SegmentationDataset)
 from archlab.errors import DataError
 
@@ -71,13 +71,7 @@ class Cityscapes(SegmentationDataset):
     eval_classes = tuple(range(len(CITYSCAPES_NAMES)))
 
     def __init__(self, root, split: str):
-        if split not in SPLITS:
-            raise DataError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}", dataset=self.name)
-        self.root = Path(root).expanduser()
-        self.split = split
-        if not self.root.is_dir():
-            raise DataError(f"root {self.root} does not exist or is not a directory; expected the folder "
-                            "holding leftImg8bit/ and gtFine/", dataset=self.name)
+        open_tree(self, root, split, SPLITS, "leftImg8bit/ and gtFine/")
         image_dir = self.root / "leftImg8bit" / split
         if not image_dir.is_dir():
             found = _subdirs(self.root / "leftImg8bit")

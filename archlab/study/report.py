@@ -35,7 +35,8 @@ def write_reports(study: Study, frame: pd.DataFrame, out: Path, *, command: str,
                                           "miou": pub["published_miou_pct"] / 100})
         sources = "; ".join(sorted(set(ok["published_source"].dropna()))) if "published_source" in ok else ""
         pareto_plot(ok, "macs_fvcore", "miou", out / "pareto.png", label="variant", reference=reference,
-                    reference_label=f"published ({sources})" if sources else "published",
+                    reference_label=(f"published ({sources})" if sources and "; " not in sources
+                                     else "published (each row's own paper; see table.md)"),
                     reference_twin_y="published mIoU (%), paper's dataset" if reference is not None else None,
                     title=f"{study.title}: MACs vs proxy mIoU",
                     notes=f"MACs: fvcore, {size}. {proxy}. Published points: the paper's GMACs and mIoU "

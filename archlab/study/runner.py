@@ -159,6 +159,7 @@ def run_study(study: Study, settings: StudySettings = StudySettings(), *, out: P
             if row.get("train_key") != train_key:
                 bar.stage(f"{where}: training")
                 record = train(spec, config, out=runs_dir / f"{slug(variant.name)}-{train_key[:8]}", progress=False,
+                               resume=not force,
                                threads=settings.threads,
                                on_step=lambda done, total, loss, w=where: bar.stage(
                                    f"{w}: training step {done}/{total}, loss {loss:.3f}"))

@@ -139,7 +139,11 @@ def markdown_table(study: Study, frame: pd.DataFrame, *, command: str, elapsed_s
         if checks:
             notes.append("- **Checks**: " + "; ".join(checks) + ".")
     if elapsed_s is not None:
-        notes.append(f"- **Time**: {elapsed_s / 60:.1f} min for this run (cached stages reused).")
+        spent = [f"{_col(f, c).sum() / 60:.1f} min {what}" for c, what in (
+            ("profile_time_s", "profiling"), ("train_time_s", "training"), ("eval_time_s", "evaluating"))
+            if c in f and _col(f, c).notna().any()]
+        notes.append(f"- **Time**: {elapsed_s / 60:.1f} min for this invocation (cached stages reused); recorded per "
+                     f"stage over all variants: {', '.join(spent) or 'none'}.")
     notes.append("- Variants: " + "; ".join(f"**{r['variant']}** = {r['base']} + {r['ops']}" for _, r in f.iterrows())
                  + ".")
     return "\n".join(notes) + "\n"
