@@ -72,7 +72,7 @@ def resolve_model(model_or_spec, input_size) -> tuple[nn.Module, str, object]:
             archlab.graph.check_input_size(spec, input_size)
         name = spec.name if spec is not None else type(model_or_spec).__name__
         return model_or_spec, name, spec
-    raise SpecError(f"profile() takes a zoo model name, an archlab.Spec or an nn.Module, "
+    raise SpecError(f"archlab takes a zoo model name, an archlab.Spec or an nn.Module as the model, "
                     f"got {type(model_or_spec).__name__}")
 
 

@@ -38,25 +38,25 @@ RECORD_FILE, CHECKPOINT_FILE = "record.json", "checkpoint.pt"
 
 
 def resolve_model(model, num_classes: int, size) -> tuple[str, Spec | None, nn.Module]:
-    """A zoo name, a :class:`Spec` or an ``nn.Module`` -> (name, spec or None, module), checked against the data."""
-    from archlab.graph import build, check_input_size, infer_shapes
+    """A zoo name, a :class:`Spec` or an ``nn.Module`` -> (name, spec or None, module), checked against the data.
+
+    A zoo name is built for the dataset's ``num_classes``; a spec must output that many scores.
+    Building and the input-size check are the profiler's (:func:`archlab.profile.record.resolve_model`).
+    """
+    from archlab.graph import infer_shapes
+    from archlab.profile.record import resolve_model as build_checked
     from archlab.zoo import get_spec
 
     if isinstance(model, str):
         model = get_spec(model, num_classes=num_classes)
     if isinstance(model, Spec):
-        shapes = infer_shapes(model)
         out_node, out_index = parse_ref(model.output)
-        out_channels = shapes[out_node].out_channels[out_index]
+        out_channels = infer_shapes(model)[out_node].out_channels[out_index]
         if out_channels != num_classes:
             raise SpecError(f"outputs {out_channels} class scores but the dataset has {num_classes} classes "
                             f"(build the spec with num_classes={num_classes})", spec=model.name)
-        check_input_size(model, (1, 3, *size), shapes)
-        return model.name, model, build(model)
-    if isinstance(model, nn.Module):
-        spec = getattr(model, "spec", None)
-        return (spec.name if spec is not None else type(model).__name__), spec, model
-    raise TypeError(f"train() takes a zoo model name, a Spec or an nn.Module, not {type(model).__name__}")
+    module, name, spec = build_checked(model, (1, 3, *size))
+    return name, spec, module
 
 
 def state_digest(module: nn.Module) -> str:
@@ -241,7 +241,7 @@ def train(model, config: TrainConfig | None = None, *, out=None, resume: bool = 
                  if config.ohem else cross_entropy)
     recent = deque(losses[-20:], maxlen=20)
     resumed_time = train_time
-    failure, step = None, start
+    failure = None
     net.train()
     label = f"train {name} on {config.data} {config.size[0]}x{config.size[1]}"
     with _Progress(progress and info.main, label, config.steps, start) as bar:
@@ -277,8 +277,6 @@ def train(model, config: TrainConfig | None = None, *, out=None, resume: bool = 
                     on_step(done, config.steps, float(np.mean(recent)))
                 if checkpoint_every and done % checkpoint_every == 0 and done < config.steps:
                     save_checkpoint(done)
-            else:
-                step = config.steps
         except KeyboardInterrupt:
             save_checkpoint(len(losses))
             raise
