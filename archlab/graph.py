@@ -223,29 +223,42 @@ class GraphModel(nn.Module):
             result = result[0]
         return env if keep else result
 
-    def check_input(self, x: torch.Tensor):
-        """Raise a SpecError naming the node if ``x``'s size cannot run (checked once per size,
-        on a ``meta`` twin of the model, so no real computation is wasted)."""
+    def check_input(self, x: torch.Tensor) -> None:
+        """Raise a SpecError if ``x`` cannot be this network's input: not one (N, C, H, W) tensor,
+        the wrong channel count, or sides the network's total stride does not divide.
+
+        Pure arithmetic on the inferred strides: no model code runs, so a tool wrapped around a
+        forward (a FLOP counter, a profiler) sees only the forward's own work.
+        """
         if not isinstance(x, torch.Tensor) or x.ndim != 4:
             raise SpecError(f"the model takes one (N, C, H, W) tensor, got "
                             f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}",
                             spec=self.spec.name)
-        key = tuple(x.shape[1:])
-        checked = self.__dict__.setdefault("_checked_sizes", set())
-        if key in checked:
-            return
-        size = check_input_size(self.spec, (1,) + key, self.shapes)
-        twin = self.__dict__.get("_meta_twin")
-        if twin is None:
-            twin = GraphModel(self.spec, self.shapes, topological_order(self.spec), device="meta").eval()
-            self.__dict__["_meta_twin"] = twin
-        _check_forward(self.spec, twin, size)
-        checked.add(key)
+        check_input_size(self.spec, (1,) + tuple(x.shape[1:]), self.shapes)
+
+    def diagnose(self, x: torch.Tensor) -> SpecError | None:
+        """After a forward on ``x`` failed: re-run the graph on ``meta`` tensors of ``x``'s size and
+        return the SpecError naming the node that cannot take it (an input too small for a block,
+        say), or None when the graph runs on ``meta`` (the failure was not a shape problem: out of
+        memory, a wrong dtype)."""
+        twin = GraphModel(self.spec, self.shapes, topological_order(self.spec), device="meta").eval()
+        try:
+            _check_forward(self.spec, twin, (1,) + tuple(x.shape[1:]))
+        except SpecError as problem:
+            return problem
+        return None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not (torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling()):
-            self.check_input(x)
-        return self.run(x)
+        if torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling():
+            return self.run(x)
+        self.check_input(x)
+        try:
+            return self.run(x)
+        except (RuntimeError, ValueError, IndexError):
+            problem = self.diagnose(x)  # only after a failure: a successful forward runs nothing extra
+            if problem is None:
+                raise
+            raise problem from None
 
 
 def validate(spec: Spec, input_size=None) -> dict[str, NodeShape]:
@@ -266,7 +279,4 @@ def validate(spec: Spec, input_size=None) -> dict[str, NodeShape]:
 def build(spec: Spec, input_size=None) -> GraphModel:
     """Validate ``spec`` (at ``input_size`` when given) and build it as a :class:`GraphModel`."""
     shapes = validate(spec, input_size)
-    model = GraphModel(spec, shapes, topological_order(spec))
-    if input_size is not None:  # already checked by validate(): forward need not check it again
-        model.__dict__["_checked_sizes"] = {check_input_size(spec, input_size, shapes)[1:]}
-    return model
+    return GraphModel(spec, shapes, topological_order(spec))
