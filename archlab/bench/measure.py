@@ -122,6 +122,7 @@ def benchmark_module(benchmark, module: nn.Module, inputs, *, threads: int | Non
 
     from archlab.profile.counters import count_params
     from archlab.profile.latency import cpu_threads, eval_mode
+    from archlab.profile.allocator import steady_cpu_allocator
     from archlab.profile.record import device_name
 
     module = module.to(dev)
@@ -149,6 +150,8 @@ def benchmark_module(benchmark, module: nn.Module, inputs, *, threads: int | Non
             torch.cuda.synchronize(dev)
             return out
     else:
+        info["cpu_allocator"] = steady_cpu_allocator()
+
         def run():
             return module(*inputs)
 

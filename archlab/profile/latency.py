@@ -5,7 +5,8 @@ CPU runs are timed with ``time.perf_counter`` at a fixed, recorded thread count;
 ``torch.backends.cudnn.benchmark`` set as asked (and recorded). The statistics are the median and
 the interquartile range (IQR, 75th − 25th percentile, numpy's linear interpolation) in ms; a run
 whose IQR exceeds 10% of its median is flagged noisy and warned about with
-:class:`NoisyLatencyWarning`. FPS is images per second: batch / median.
+:class:`NoisyLatencyWarning`. FPS is images per second: batch / median. CPU timings run with the steady allocator of
+:mod:`archlab.profile.allocator` (no page faults in the timed forwards), recorded as ``cpu_allocator``.
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from torch import nn
+
+from archlab.profile.allocator import steady_cpu_allocator
 
 NOISE_THRESHOLD = 0.10  # IQR / median above this is noisy
 
@@ -60,6 +63,7 @@ class Latency:
     threads: int
     device: str
     cudnn_benchmark: bool  # always False on CPU, where it does not apply
+    allocator: str  # archlab.profile.allocator's description (CPU), or the CUDA caching allocator
     noisy: bool
     warning: str | None
     times_ms: list = field(default_factory=list, repr=False)
@@ -70,7 +74,7 @@ class Latency:
                 "latency_ms_p10": self.p10_ms, "latency_ms_p90": self.p90_ms, "latency_ms_mean": self.mean_ms,
                 "fps": self.fps, "latency_runs": self.runs, "latency_warmup": self.warmup,
                 "cpu_threads": self.threads, "cudnn_benchmark": self.cudnn_benchmark,
-                "latency_noisy": self.noisy, "latency_warning": self.warning}
+                "cpu_allocator": self.allocator, "latency_noisy": self.noisy, "latency_warning": self.warning}
 
 
 def _check_count(value, name: str, minimum: int) -> int:
@@ -169,6 +173,7 @@ def measure_latency(model: nn.Module, x: torch.Tensor, *, warmup: int = 10, runs
     timed = _timer(device)
     times: list[float] = []
     cuda = device.type == "cuda"
+    allocator = "CUDA caching allocator" if cuda else steady_cpu_allocator()
     with cpu_threads(threads) as n_threads, \
             (torch.cuda.device(device) if cuda else nullcontext()), \
             (cudnn_benchmark_mode(cudnn_benchmark) if cuda else nullcontext()), \
@@ -193,62 +198,81 @@ def measure_latency(model: nn.Module, x: torch.Tensor, *, warmup: int = 10, runs
     return Latency(median_ms=stats["median_ms"], iqr_ms=stats["iqr_ms"], p10_ms=stats["p10_ms"],
                    p90_ms=stats["p90_ms"], mean_ms=stats["mean_ms"], fps=stats["fps"], batch=batch,
                    runs=len(times), warmup=warmup, threads=n_threads, device=str(device),
-                   cudnn_benchmark=bool(cudnn_benchmark),
+                   cudnn_benchmark=bool(cudnn_benchmark), allocator=allocator,
                    noisy=stats["noisy"], warning=message, times_ms=times)
 
 
-def node_latency_shares(model: nn.Module, x: torch.Tensor, *, runs: int = 5, warmup: int = 2) -> dict[str, float]:
-    """Each top-level node's share of the summed node time, from forward hooks (shares sum to 1).
+class NodeTimer:
+    """Forward hooks timing each top-level node of a GraphModel: ``totals[node]`` seconds, summed
+    over the forwards run while :attr:`active` is True.
 
-    For a :class:`~archlab.graph.GraphModel` (a model with ``.nodes``; a ``torch.compile``d one is
-    unwrapped, since hooks do not fire inside a compiled graph). Pre/post forward hooks on each
-    ``model.nodes[id]`` read ``time.perf_counter`` (after ``torch.cuda.synchronize`` on CUDA);
-    times are summed over ``runs`` forwards after ``warmup`` untimed ones. Keys follow the
-    model's execution order. Hook overhead is a few microseconds per node.
+    Pre/post forward hooks on each ``model.nodes[id]`` read ``time.perf_counter`` (after
+    ``torch.cuda.synchronize`` on CUDA, which slows the forward: time the whole model without
+    them). A ``torch.compile``d model is unwrapped, since hooks do not fire inside a compiled graph.
+    Use as a context manager; the hooks are removed on exit. Hook overhead is a few microseconds
+    per node.
     """
-    model = getattr(model, "_orig_mod", model)
-    nodes = getattr(model, "nodes", None)
-    if not isinstance(nodes, nn.ModuleDict):
-        raise ValueError(f"node_latency_shares needs a GraphModel (a model with a .nodes ModuleDict), got "
-                         f"{type(model).__name__}")
+
+    def __init__(self, model: nn.Module, device: torch.device):
+        model = getattr(model, "_orig_mod", model)
+        nodes = getattr(model, "nodes", None)
+        if not isinstance(nodes, nn.ModuleDict):
+            raise ValueError(f"per-node timing needs a GraphModel (a model with a .nodes ModuleDict), got "
+                             f"{type(model).__name__}")
+        self.nodes = nodes
+        self.order = list(getattr(model, "order", None) or nodes.keys())
+        self.totals = dict.fromkeys(self.order, 0.0)
+        self.active = False
+        self._sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
+        self._starts: dict[str, float] = {}
+        self._handles = []
+
+    def __enter__(self):
+        for name in self.order:
+            self._handles.append(self.nodes[name].register_forward_pre_hook(self._pre(name)))
+            self._handles.append(self.nodes[name].register_forward_hook(self._post(name)))
+        return self
+
+    def __exit__(self, *exc):
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def _pre(self, name):
+        def hook(module, args):
+            if self.active:
+                self._sync()
+                self._starts[name] = time.perf_counter()
+        return hook
+
+    def _post(self, name):
+        def hook(module, args, output):
+            if self.active:
+                self._sync()
+                self.totals[name] += time.perf_counter() - self._starts.pop(name)
+        return hook
+
+    def shares(self) -> dict[str, float]:
+        """Each node's share of the summed node time (equal shares when nothing was timed)."""
+        total = sum(self.totals.values())
+        if total <= 0:
+            return {name: 1.0 / len(self.order) for name in self.order}
+        return {name: t / total for name, t in self.totals.items()}
+
+
+def node_latency_shares(model: nn.Module, x: torch.Tensor, *, runs: int = 5, warmup: int = 2) -> dict[str, float]:
+    """Each top-level node's share of the summed node time, from :class:`NodeTimer`'s hooks
+    (shares sum to 1), summed over ``runs`` forwards after ``warmup`` untimed ones. Keys follow the
+    model's execution order."""
     device = _input_device(model, x)
     _check_count(runs, "runs", 1)
     _check_count(warmup, "warmup", 0)
-    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
-    order = list(getattr(model, "order", None) or nodes.keys())
-    totals = dict.fromkeys(order, 0.0)
-    starts: dict[str, float] = {}
-    active = [False]
-
-    def pre(name):
-        def hook(module, args):
-            if active[0]:
-                sync()
-                starts[name] = time.perf_counter()
-        return hook
-
-    def post(name):
-        def hook(module, args, output):
-            if active[0]:
-                sync()
-                totals[name] += time.perf_counter() - starts.pop(name)
-        return hook
-
-    handles = []
-    try:
-        for name in order:
-            handles.append(nodes[name].register_forward_pre_hook(pre(name)))
-            handles.append(nodes[name].register_forward_hook(post(name)))
-        with eval_mode(model), torch.inference_mode():
-            for _ in range(warmup):
-                model(x)
-            active[0] = True
-            for _ in range(runs):
-                model(x)
-    finally:
-        for handle in handles:
-            handle.remove()
-    total = sum(totals.values())
-    if total <= 0:
-        return {name: 1.0 / len(order) for name in order}
-    return {name: t / total for name, t in totals.items()}
+    if device.type != "cuda":
+        steady_cpu_allocator()  # no page faults landing on whichever node allocates first
+    with NodeTimer(model, device) as timer, eval_mode(model), torch.inference_mode():
+        for _ in range(warmup):
+            model(x)
+        timer.active = True
+        for _ in range(runs):
+            model(x)
+    return timer.shares()

@@ -62,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="dataset for the proxy training (default synthstreets)")
     p.add_argument("--data-root", help="root of the Cityscapes or CamVid tree")
     p.add_argument("--threads", type=int, help="CPU threads for torch")
-    p.add_argument("--runs", type=int, help="timed forwards per variant (default: the study's)")
+    p.add_argument("--runs", type=int, help="interleaved timing rounds: every variant is timed once per round, the "
+                   "order rotated, and ratios to the baseline are taken within rounds (default: the study's)")
+    p.add_argument("--runs-per-round", type=int, help="timed forwards per variant per round (default: the study's)")
     p.add_argument("--out", type=Path, help="report directory (default reports/NAME)")
     p.add_argument("--runs-dir", type=Path, help="training runs (default runs/studies/NAME)")
     p.add_argument("--force", action="store_true", help="redo every stage, ignoring cached results")
@@ -95,7 +97,7 @@ def main(argv=None) -> int:
     try:
         study = load_study(args.name)
         settings = StudySettings(device=args.device, size=args.size, train=args.train, budget=budget,
-                                 threads=args.threads, runs=args.runs)
+                                 threads=args.threads, runs=args.runs, runs_per_round=args.runs_per_round)
         out = args.out or Path("reports") / study.name
         frame = run_study(study, settings, out=out, runs_dir=args.runs_dir, force=args.force)
         written = write_reports(study, frame, out, command=command, elapsed_s=time.perf_counter() - tick)

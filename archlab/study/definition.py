@@ -129,6 +129,9 @@ class Study:
     ``size``: input (H, W) for MACs, parameters and latency (batch 1). ``train``: the proxy
     training budget (:class:`archlab.train.TrainConfig` fields). ``baseline``: the variant that
     parameter deltas and FPS ratios are taken against. ``pareto_x``: the x axis of the Pareto plot.
+    Latency: every variant is timed in ``latency_runs`` interleaved rounds of
+    ``latency_runs_per_round`` forwards each, after ``latency_warmup`` untimed forwards
+    (:mod:`archlab.profile.interleaved`).
     """
 
     name: str
@@ -141,6 +144,7 @@ class Study:
     train: dict = field(default_factory=dict)
     latency_runs: int = 6
     latency_warmup: int = 2
+    latency_runs_per_round: int = 1
     num_classes: int = 19
     description: str = ""
 

@@ -1,10 +1,14 @@
 """Run a study: profile and (proxy-)train every variant, cache each stage, keep every finished row.
 
-Stages per variant: ``profile`` (parameters, MACs by three counters, latency with a per-node
-breakdown, at the study's size on the chosen device) and ``train`` (the proxy budget, through
-:func:`archlab.train.train`). Each stage's result is stored in ``OUT/results.csv`` with the key
-it was made under (``profile_key``: spec hash + size + device + timing settings;
-``train_key``: spec hash + training settings); a rerun reuses a stage whose key matches, so an
+Stages per variant: ``profile`` (parameters and MACs by every counter, per node, at the study's
+size) and ``train`` (the proxy budget, through :func:`archlab.train.train`); and one stage for
+all variants together, ``timing``: latency on the chosen device, every variant timed in the same
+interleaved rounds (:mod:`archlab.profile.interleaved`), so each variant's ratio to the baseline
+is taken within rounds where both saw the same machine, and each node's time per forward is read
+from the same forwards. Each stage's result is stored in ``OUT/results.csv`` with the key it was
+made under (``profile_key``: spec hash + size; ``timing_key``: every variant's spec hash + size +
+device + timing settings; ``train_key``: spec hash + training settings); a rerun reuses a stage
+whose key matches, so an
 interrupted study resumes where it stopped (a half-trained variant resumes from its checkpoint
 under ``runs/studies/NAME/``) and ``--force`` redoes everything. The CSV is rewritten atomically
 after every stage.
@@ -22,9 +26,12 @@ import pandas as pd
 
 from archlab.study.definition import Study, Variant
 
-PROFILE_FIELDS = ("params", "macs_fvcore", "macs_thop", "flops_torch", "macs_reconciled", "latency_ms_median",
-                  "latency_ms_iqr", "fps", "latency_noisy", "input_size", "device", "device_name", "cpu_threads",
-                  "dtype", "cudnn_benchmark", "torch_version")
+PROFILE_FIELDS = ("params", "macs_fvcore", "macs_thop", "macs_ptflops", "flops_torch", "macs_reconciled", "input_size",
+                  "torch_version")
+TIMING_FIELDS = ("latency_ms_median", "latency_ms_iqr", "fps", "latency_noisy", "latency_rounds",
+                 "latency_runs_per_round", "latency_warmup", "latency_ratio", "latency_ratio_p25",
+                 "latency_ratio_p75", "fps_ratio", "fps_ratio_p25", "fps_ratio_p75", "device", "device_name",
+                 "cpu_threads", "cpu_allocator", "dtype", "cudnn_benchmark", "timing_key", "timing_time_s")
 TRAIN_DROP = ("confusion", "spec_json", "train_config", "model", "spec_hash", "config_hash", "device", "device_name",
               "threads", "torch_version", "archlab_version", "date", "params")
 
@@ -38,8 +45,9 @@ class StudySettings:
     train: bool = True
     budget: dict = field(default_factory=dict)   # TrainConfig overrides on top of the study's
     threads: int | None = None
-    runs: int | None = None
+    runs: int | None = None           # interleaved rounds (None: the study's latency_runs)
     warmup: int | None = None
+    runs_per_round: int | None = None  # forwards per variant per round (None: the study's)
 
 
 def slug(name: str) -> str:
@@ -114,21 +122,18 @@ class StageProgress:
 def run_study(study: Study, settings: StudySettings = StudySettings(), *, out: Path | None = None,
               runs_dir: Path | None = None, force: bool = False, progress: bool = True) -> pd.DataFrame:
     """Measure every variant of ``study`` (reusing cached stages) and return the results table."""
-    from archlab.profile import profile
     from archlab.train import TrainConfig, train
 
     study.check()
     out = Path(out or Path("reports") / study.name)
     runs_dir = Path(runs_dir or Path("runs") / "studies" / study.name)
     size = tuple(settings.size or study.size)
-    runs = settings.runs or study.latency_runs
-    warmup = settings.warmup if settings.warmup is not None else study.latency_warmup
     config = TrainConfig(**{**study.train, **settings.budget, "device": settings.device})
     specs = {v.name: study.spec(v) for v in study.variants}
     _check_sizes(study, specs, size, config.size if settings.train else None)
     order = [v.name for v in study.variants]
     results = ResultsFile(out / "results.csv")
-    stages = 1 + int(settings.train)
+    stages = 2 + int(settings.train)
     with StageProgress(progress, len(order) * stages, study.name) as bar:
         for i, variant in enumerate(study.variants, start=1):
             spec = specs[variant.name]
@@ -138,21 +143,13 @@ def run_study(study: Study, settings: StudySettings = StudySettings(), *, out: P
                 row = {}
             row.update(_identity(study, variant, spec, i))
             row.update(study.published(variant))
-            profile_key = _key(spec.content_hash(), size, settings.device, settings.threads, runs, warmup)
+            profile_key = _key(spec.content_hash(), size)
             if row.get("profile_key") != profile_key:
-                bar.stage(f"{where}: profiling at {size[0]}x{size[1]} on {settings.device}")
-                tick = time.perf_counter()
-                record, per_node = profile(spec, (1, 3, *size), breakdown=True, device=settings.device,
-                                           runs=runs, warmup=warmup, threads=settings.threads, memory=False,
-                                           cudnn_benchmark=settings.device.startswith("cuda"))
-                row.update({k: record.get(k) for k in PROFILE_FIELDS if k in record})
-                row["profile_key"], row["profile_time_s"] = profile_key, time.perf_counter() - tick
-                row["latency_runs"], row["latency_warmup"] = runs, warmup
-                (out / "breakdown").mkdir(parents=True, exist_ok=True)
-                per_node.rename_axis("node").reset_index().to_csv(
-                    out / "breakdown" / f"{slug(variant.name)}.csv", index=False)
+                bar.stage(f"{where}: counting at {size[0]}x{size[1]}")
+                row.update(_count(spec, size, out / "breakdown" / f"{slug(variant.name)}.csv"))
+                row["profile_key"] = profile_key
                 results.put(variant.name, row, order)
-            bar.stage(f"{where}: profiled", advance=1)
+            bar.stage(f"{where}: counted", advance=1)
             if not settings.train:
                 continue
             train_key = _key(spec.content_hash(), config.result_hash())
@@ -169,7 +166,85 @@ def run_study(study: Study, settings: StudySettings = StudySettings(), *, out: P
                 results.put(variant.name, row, order)
             bar.stage(f"{where}: trained", advance=1)
             results.put(variant.name, row, order)
-    return pd.read_csv(results.path, dtype={k: str for k in ("spec_hash", "profile_key", "train_key")})
+        _timing_stage(study, settings, specs, size, results, order, out, bar, force)
+    return pd.read_csv(results.path, dtype={k: str for k in ("spec_hash", "profile_key", "train_key", "timing_key")})
+
+
+def _count(spec, size, breakdown_csv: Path) -> dict:
+    """The profile stage: parameters and every counter's MACs, in total and per node (written to
+    ``breakdown_csv``), timed."""
+    from archlab.profile import profile
+
+    tick = time.perf_counter()
+    record, per_node = profile(spec, (1, 3, *size), breakdown=True, latency=False, memory=False)
+    breakdown_csv.parent.mkdir(parents=True, exist_ok=True)
+    per_node.rename_axis("node").reset_index().to_csv(breakdown_csv, index=False)
+    row = {k: record.get(k) for k in PROFILE_FIELDS if k in record}
+    row["profile_time_s"] = time.perf_counter() - tick
+    return row
+
+
+def _timing_stage(study: Study, settings: StudySettings, specs: dict, size, results: ResultsFile, order: list[str],
+                  out: Path, bar: StageProgress, force: bool) -> None:
+    """Time every variant together in interleaved rounds (unless the cached timing matches)."""
+    from archlab.graph import build
+    from archlab.profile.deploy import DeploySettings, prepare
+    from archlab.profile.interleaved import measure_interleaved
+    from archlab.profile.record import device_name
+
+    rounds = settings.runs or study.latency_runs
+    warmup = settings.warmup if settings.warmup is not None else study.latency_warmup
+    per_round = settings.runs_per_round or study.latency_runs_per_round
+    timing_key = _key([specs[v].content_hash() for v in order], size, settings.device, settings.threads, rounds,
+                      per_round, warmup)
+    if not force and all(results.get(v).get("timing_key") == timing_key for v in order):
+        bar.stage("timed (cached)", advance=len(order))
+        return
+    tick = time.perf_counter()
+    models, x = {}, None
+    for name in order:
+        models[name], x = prepare(build(specs[name]), (1, 3, *size), DeploySettings(device=settings.device))
+    base = study.baseline if study.baseline in models else None
+
+    def progress(n, total):
+        bar.stage(f"timing {len(order)} variants interleaved at {size[0]}x{size[1]} on {settings.device}: "
+                  f"turn {n}/{total}")
+
+    timed = measure_interleaved(models, x, rounds=rounds, runs_per_round=per_round, warmup=warmup,
+                                threads=settings.threads, cudnn_benchmark=settings.device.startswith("cuda"),
+                                per_node=True, progress=progress)
+    spent = time.perf_counter() - tick
+    for name in order:
+        stats = timed.stats(name)
+        row = dict(results.get(name))
+        row.update({"latency_ms_median": stats["median_ms"], "latency_ms_iqr": stats["iqr_ms"], "fps": stats["fps"],
+                    "latency_noisy": stats["noisy"], "latency_rounds": rounds, "latency_runs_per_round": per_round,
+                    "latency_warmup": warmup, "device": settings.device, "device_name": device_name(settings.device),
+                    "cpu_threads": timed.threads, "cpu_allocator": timed.allocator, "dtype": "fp32",
+                    "cudnn_benchmark": settings.device.startswith("cuda"), "timing_key": timing_key,
+                    "timing_time_s": spent / len(order)})
+        if base is not None:
+            ratio, fps_ratio = timed.ratio(name, base), timed.fps_ratio(name, base)
+            row.update({"latency_ratio": ratio.median, "latency_ratio_p25": ratio.p25, "latency_ratio_p75": ratio.p75,
+                        "fps_ratio": fps_ratio.median, "fps_ratio_p25": fps_ratio.p25,
+                        "fps_ratio_p75": fps_ratio.p75})
+        results.put(name, row, order)
+        _add_node_times(out / "breakdown" / f"{slug(name)}.csv", timed.node_ms[name])
+    bar.stage("timed", advance=len(order))
+
+
+def _add_node_times(breakdown_csv: Path, node_ms: dict[str, float]) -> None:
+    """Write each node's time per forward (ms, from the interleaved rounds) and its share into the
+    variant's breakdown CSV."""
+    if not breakdown_csv.is_file():
+        return
+    frame = pd.read_csv(breakdown_csv)
+    total = sum(node_ms.values())
+    frame["latency_ms"] = [node_ms.get(node, 0.0) for node in frame["node"]]
+    frame["latency_share"] = frame["latency_ms"] / total if total > 0 else 0.0
+    tmp = breakdown_csv.with_name(breakdown_csv.name + ".tmp")
+    frame.to_csv(tmp, index=False)
+    tmp.replace(breakdown_csv)
 
 
 def _check_sizes(study: Study, specs: dict, size, train_size) -> None:

@@ -24,6 +24,47 @@ def within(measured, published, tolerance: float) -> bool | None:
     return abs(measured / published - 1) <= tolerance
 
 
+def _fps_ratio(row, fallback: float) -> str:
+    """The paired FPS ratio with its 25th-75th percentile over rounds, or the plain ratio of FPS."""
+    median = row.get("fps_ratio")
+    if median is None or (isinstance(median, float) and math.isnan(median)):
+        return _num(fallback, ".2f")
+    return f"{median:.2f} ({row['fps_ratio_p25']:.2f}–{row['fps_ratio_p75']:.2f})"
+
+
+#: A paired ratio whose interquartile range over rounds exceeds this share of its median is flagged.
+RATIO_SPREAD_LIMIT = 0.10
+
+
+def _latency_note(study: Study, f: pd.DataFrame, first, size, device, threads) -> str:
+    rounds = first.get("latency_rounds", first.get("latency_runs", study.latency_runs))
+    per_round = first.get("latency_runs_per_round", 1)
+    warmup = first.get("latency_warmup", study.latency_warmup)
+    rounds, per_round, warmup = (int(v) if v == v else v for v in (rounds, per_round, warmup))
+    allocator = f", {first['cpu_allocator']}" if isinstance(first.get("cpu_allocator"), str) else ""
+    text = (f"- **Latency**: every variant timed in the same {rounds} interleaved rounds ({per_round} forward(s) "
+            f"per variant per round, the order rotated and reversed from round to round, after {warmup} warm-up "
+            f"forward(s) each); latency = median of a variant's {rounds * per_round} timed forwards, batch 1, fp32, "
+            f"inference mode, input {size}, on {device}"
+            f"{f' ({threads} threads)' if threads and str(first.get('device', 'cpu')) == 'cpu' else ''}, "
+            f"torch {first.get('torch_version', '?')}"
+            f"{allocator}; "
+            f"FPS = 1000 / latency. **FPS ÷ baseline** is the median over rounds of the ratio taken within each "
+            f"round (the baseline's time over the variant's, both measured back to back), with its 25th–75th "
+            f"percentile in brackets, so load on the machine cancels. The paper's FPS are on its own GPU: compare "
+            f"ratios, not FPS.")
+    if "fps_ratio" in f:
+        spread = (f["fps_ratio_p75"] - f["fps_ratio_p25"]) / f["fps_ratio"]
+        wide = [v for v, s in zip(f["variant"], spread) if s > RATIO_SPREAD_LIMIT]
+        text += (f" Ratio spread over rounds (IQR / median): at most {spread.max():.1%}"
+                 + (f"; above {RATIO_SPREAD_LIMIT:.0%} for {', '.join(wide)}: those ratios are not reliable."
+                    if wide else "."))
+    noisy = [r["variant"] for _, r in f.iterrows() if r.get("latency_noisy") in (True, "True")]
+    if noisy:
+        text += f"\n  Noisy absolute timings (IQR above 10% of the median): {', '.join(noisy)}."
+    return text
+
+
 def markdown_table(study: Study, frame: pd.DataFrame, *, command: str, elapsed_s: float | None = None) -> str:
     """Render ``frame`` (the study's results) as the markdown report ``table.md``."""
     f = frame.reset_index(drop=True)
@@ -73,7 +114,7 @@ def markdown_table(study: Study, frame: pd.DataFrame, *, command: str, elapsed_s
                 cells.append(_num(pub[i] - pub[base], "+.2f"))
         cells += [_num(row.get("latency_ms_median"), ".1f"), _num(fps[i], ".2f")]
         if base is not None:
-            cells.append(_num(fps[i] / fps[base], ".2f"))
+            cells.append(_fps_ratio(row, fps[i] / fps[base]))
         if has["fps"]:
             cells.append(_num(pub_fps[i], ".1f"))
             if base is not None:
@@ -95,16 +136,7 @@ def markdown_table(study: Study, frame: pd.DataFrame, *, command: str, elapsed_s
     notes.append(f"- **Counts**: parameters; GMACs = multiply-accumulates counted by fvcore per image at batch 1, "
                  f"input {size} (one MAC = one multiply-add; FLOPs would be twice). Device-independent.")
     if "latency_ms_median" in f:
-        runs = int(first.get("latency_runs", study.latency_runs))
-        warmup = int(first.get("latency_warmup", study.latency_warmup))
-        notes.append(f"- **Latency**: median of {runs} timed forwards after {warmup} warm-up runs, batch 1, fp32, "
-                     f"inference mode, input {size}, on {device}"
-                     f"{f' ({threads} threads)' if threads and str(first.get('device', 'cpu')) == 'cpu' else ''}, "
-                     f"torch {first.get('torch_version', '?')}; FPS = 1000 / latency. Ratios are taken within this run "
-                     f"on one device; the paper's FPS are on its own GPU, so compare ratios, not FPS.")
-        noisy = [r["variant"] for _, r in f.iterrows() if r.get("latency_noisy") in (True, "True")]
-        if noisy:
-            notes.append(f"  Noisy timings (IQR above 10% of the median): {', '.join(noisy)}.")
+        notes.append(_latency_note(study, f, first, size, device, threads))
     if trained:
         notes.append(f"- **Proxy mIoU**: {first.get('miou_dataset')} {first.get('miou_split')} split, "
                      f"{int(first.get('miou_images', 0))} images at {first.get('miou_size')}, after "
