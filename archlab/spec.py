@@ -29,8 +29,19 @@ def _plain(value: dict, where: str) -> dict:
         raise SpecError(f"{where} must be a mapping, got {type(value).__name__}")
     try:
         return json.loads(json.dumps(value))
+    except RecursionError:
+        raise SpecError(f"{where} is nested too deeply to be plain JSON data") from None
     except (TypeError, ValueError) as exc:
         raise SpecError(f"{where} must be plain JSON data (numbers, strings, lists, mappings): {exc}") from None
+
+
+def _typed(value, types, what: str, valid: str, **where):
+    """``value`` if it is one of ``types`` (bool never counts as int), else a SpecError naming it."""
+    if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+        raise SpecError(f"{what} must be {valid}, got {value!r}", **where)
+    if not isinstance(value, types):
+        raise SpecError(f"{what} must be {valid}, got {type(value).__name__} {value!r}", **where)
+    return value
 
 
 def parse_ref(ref: str) -> tuple[str, int]:
@@ -65,11 +76,16 @@ class Node:
                 f"node id {self.id!r} is not valid: use letters, digits and '_' (not starting with a digit), "
                 f"and not the reserved name {INPUT!r}"
             )
+        _typed(self.block, str, "'block'", "a block name string (see archlab.list_blocks())", node=self.id)
         if isinstance(self.inputs, str):
             object.__setattr__(self, "inputs", (self.inputs,))
+        _typed(self.inputs, (tuple, list), "'inputs'", "a list of input references like ['input'] or ['enc:1']",
+               node=self.id)
         object.__setattr__(self, "inputs", tuple(self.inputs))
         if not self.inputs:
             raise SpecError("a node needs at least one input", node=self.id)
+        for ref in self.inputs:
+            _typed(ref, str, "every input reference", "a string like 'input', 'stem' or 'enc:1'", node=self.id)
         object.__setattr__(self, "args", _plain(self.args, f"node {self.id!r} args"))
         object.__setattr__(self, "tags", _plain(self.tags, f"node {self.id!r} tags"))
 
@@ -84,13 +100,16 @@ class Node:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Node":
+        _typed(d, dict, "a node", "a mapping with 'id', 'block', 'args' and 'inputs'")
         unknown = set(d) - {"id", "block", "args", "inputs", "tags"}
         if unknown:
             raise SpecError(f"unknown node field(s) {sorted(unknown)}; valid: id, block, args, inputs, tags",
                             node=d.get("id"))
         if "id" not in d or "block" not in d:
             raise SpecError(f"a node needs 'id' and 'block', got fields {sorted(d)}", node=d.get("id"))
-        return cls(id=d["id"], block=d["block"], args=d.get("args", {}), inputs=tuple(d.get("inputs", (INPUT,))),
+        inputs = _typed(d.get("inputs", [INPUT]), list, "'inputs'",
+                        "a list of input references like [\"input\"] or [\"enc:1\"]", node=d.get("id"))
+        return cls(id=d["id"], block=d["block"], args=d.get("args", {}), inputs=inputs,
                    tags=d.get("tags", {}))
 
 
@@ -111,8 +130,19 @@ class Spec:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
+        _typed(self.name, str, "the spec's 'name'", "a string")
+        _typed(self.nodes, (tuple, list), "'nodes'", "a list of node records", spec=self.name)
+        _typed(self.output, str, "'output'", "the id string of the output node", spec=self.name)
+        _typed(self.in_channels, int, "'in_channels'", "a positive integer", spec=self.name)
+        if self.in_channels < 1:
+            raise SpecError(f"'in_channels' must be a positive integer, got {self.in_channels}", spec=self.name)
+        if self.input_multiple is not None:
+            _typed(self.input_multiple, int, "'input_multiple'", "a positive integer or null", spec=self.name)
+            if self.input_multiple < 1:
+                raise SpecError(f"'input_multiple' must be a positive integer or null, got {self.input_multiple}",
+                                spec=self.name)
         object.__setattr__(self, "nodes", tuple(self.nodes))
-        object.__setattr__(self, "meta", dict(self.meta))
+        object.__setattr__(self, "meta", _plain(self.meta, "the spec's 'meta'"))
         seen = set()
         for node in self.nodes:
             if not isinstance(node, Node):
@@ -156,6 +186,7 @@ class Spec:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Spec":
+        _typed(d, dict, "a spec", "a JSON object with 'name', 'nodes' and 'output'")
         unknown = set(d) - {"name", "in_channels", "input_multiple", "output", "nodes", "meta"}
         if unknown:
             raise SpecError(f"unknown spec field(s) {sorted(unknown)}; valid: name, nodes, output, in_channels, "
@@ -163,16 +194,21 @@ class Spec:
         for key in ("name", "nodes", "output"):
             if key not in d:
                 raise SpecError(f"a spec needs {key!r}", spec=d.get("name"))
-        return cls(name=d["name"], nodes=tuple(Node.from_dict(n) for n in d["nodes"]), output=d["output"],
+        name = _typed(d["name"], str, "the spec's 'name'", "a string")
+        nodes = _typed(d["nodes"], list, "'nodes'", "a list of node objects", spec=name)
+        return cls(name=name, nodes=tuple(Node.from_dict(n) for n in nodes), output=d["output"],
                    in_channels=d.get("in_channels", 3), input_multiple=d.get("input_multiple"),
                    meta=d.get("meta", {}))
 
     @classmethod
     def from_json(cls, text: str) -> "Spec":
+        _typed(text, (str, bytes, bytearray), "spec JSON", "a string of JSON text")
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise SpecError(f"spec JSON does not parse: {exc}") from None
+        except RecursionError:
+            raise SpecError("spec JSON is nested too deeply to be a spec") from None
         return cls.from_dict(data)
 
     def content_hash(self) -> str:
