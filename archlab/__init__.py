@@ -11,7 +11,7 @@ Public API::
     archlab.transforms.replace / remove / scale_width / scale_depth / set_alpha / cascade
 """
 from archlab import transforms
-from archlab.errors import SpecError
+from archlab.errors import ArchlabError, SpecError
 from archlab.graph import GraphModel, build, infer_shapes, validate
 from archlab.profile import profile
 from archlab.registry import list_blocks
@@ -20,5 +20,5 @@ from archlab.zoo import create_model, get_spec, list_models
 
 __version__ = "0.1.0"
 
-__all__ = ["GraphModel", "Node", "Spec", "SpecError", "build", "create_model", "get_spec", "infer_shapes",
+__all__ = ["ArchlabError", "GraphModel", "Node", "Spec", "SpecError", "build", "create_model", "get_spec", "infer_shapes",
            "list_blocks", "list_models", "profile", "transforms", "validate", "__version__"]

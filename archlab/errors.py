@@ -1,7 +1,14 @@
-"""The one error type a user's mistake in a spec turns into."""
+"""archlab's errors: one base class, :class:`ArchlabError`, under every error a user's mistake
+turns into, so ``except archlab.ArchlabError`` catches them all and a command line turns any of
+them into one line and exit status 2."""
 
 
-class SpecError(ValueError):
+class ArchlabError(ValueError):
+    """Base of every archlab error: a request that cannot be honoured, with a message that names
+    the place (argument, file, spec, node) and what would be valid."""
+
+
+class SpecError(ArchlabError):
     """A spec, a transform or a build request that cannot be honoured.
 
     The message always names the place (spec, node, block, argument) and what would be valid.
@@ -20,7 +27,7 @@ class SpecError(ValueError):
         self.spec = spec
 
 
-class DataError(ValueError):
+class DataError(ArchlabError):
     """A dataset that cannot be loaded as asked: a missing or malformed tree, an unknown name or split.
 
     The message names the dataset and the path or setting at fault, and what was expected there.
@@ -31,5 +38,5 @@ class DataError(ValueError):
         self.dataset = dataset
 
 
-class TrainingError(RuntimeError):
+class TrainingError(ArchlabError, RuntimeError):
     """A training run that cannot go on (diverged, or its checkpoint does not match the request)."""

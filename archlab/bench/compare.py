@@ -46,6 +46,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from archlab.errors import ArchlabError
+
 THRESHOLD = 0.10
 NOISE_FRACTION = 0.5  # every round's ratio must exceed 1 + NOISE_FRACTION * threshold
 WORKTREE = "."
@@ -60,7 +62,7 @@ SLOWER, NOISE, FASTER, SAME = "SLOWER", "slower? (noise)", "faster", "ok"
 ONLY_BASE, ONLY_HEAD = "only in base", "only in head"
 
 
-class CompareError(Exception):
+class CompareError(ArchlabError):
     """A problem with the comparison's inputs or a run (exit status 2), with a readable message."""
 
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from archlab.errors import SpecError
+from archlab.errors import ArchlabError, SpecError
 from archlab.spec import Spec
 from archlab.study.definition import NAME_RE, Op
 
@@ -44,7 +44,7 @@ METRICS = ("latency", "macs")
 CONSTRAINTS = ("params_M", "latency_ms", "gmacs")
 
 
-class SearchError(ValueError):
+class SearchError(ArchlabError):
     """A search space or a point of it that cannot be used; the message names the space and the place."""
 
     def __init__(self, message: str, *, space: str, where: str | None = None):

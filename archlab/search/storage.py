@@ -41,13 +41,15 @@ from optuna.storages._heartbeat import BaseHeartbeat   # the protocol fail_stale
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
+from archlab.errors import ArchlabError
+
 KINDS = ("sqlite", "journal", "postgresql", "rdb")
 URL_FORMS = ("sqlite:///PATH (or PATH.db)", "journal:PATH (or PATH.journal, PATH.log)",
              "postgresql://USER:PASSWORD@HOST/DB", "mysql://... (any SQLAlchemy URL Optuna's RDBStorage takes)")
 HEARTBEAT_KEY = "archlab:heartbeat:"
 
 
-class StorageError(ValueError):
+class StorageError(ArchlabError):
     """A storage URL that cannot be used; the message names it and the forms that are valid."""
 
 

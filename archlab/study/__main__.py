@@ -11,41 +11,56 @@ skips what is done and an interrupted run resumes; --force redoes everything.
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import sys
 import time
 from dataclasses import fields
 from pathlib import Path
 
-from archlab.zoo.__main__ import parse_size
+from archlab import cli
+from archlab.cli import parse_size
+
+#: Budget keys that have their own option (and would otherwise be silently overridden by it).
+_BUDGET_OWN_OPTION = {"device": "--device", "data": "--data", "data_root": "--data-root"}
 
 
 def parse_budget(text: str) -> dict:
-    """``steps=200,batch=8,size=64x128`` -> TrainConfig overrides, typed like the fields they set."""
+    """``steps=200,batch=8,size=64x128,scale=0.5,2.0`` -> TrainConfig overrides, typed like the
+    fields they set. Items are split at commas followed by ``KEY=``, so a pair value such as
+    ``scale=0.5,2.0`` stays one item."""
     from archlab.train.config import TrainConfig
 
-    types = {f.name: f.type for f in fields(TrainConfig)}
+    types = {f.name: str(f.type) for f in fields(TrainConfig)}
     out = {}
-    for item in filter(None, (p.strip() for p in text.split(","))):
+    for item in filter(None, (p.strip() for p in re.split(r",(?=\s*[A-Za-z_-]+\s*=)", text))):
         key, sep, value = item.partition("=")
-        key = key.strip().replace("-", "_")
+        key, value = key.strip().replace("-", "_"), value.strip()
+        if key in _BUDGET_OWN_OPTION:
+            raise argparse.ArgumentTypeError(f"--budget {key}=...: set it with {_BUDGET_OWN_OPTION[key]} instead")
         if not sep or key not in types:
             raise argparse.ArgumentTypeError(f"--budget item {item!r}: expected KEY=VALUE with KEY one of "
-                                             f"{', '.join(sorted(types))}")
-        kind = str(types[key])
+                                             f"{', '.join(sorted(set(types) - set(_BUDGET_OWN_OPTION)))}")
+        kind = types[key]
         try:
             if key == "size":
                 out[key] = parse_size(value)
-            elif "int" in kind and "float" not in kind:
-                out[key] = int(value)
-            elif "float" in kind and "tuple" not in kind:
-                out[key] = float(value)
+            elif "tuple[float" in kind:
+                low, high = (float(v) for v in value.split(","))
+                out[key] = (low, high)
             elif "bool" in kind:
+                if value.lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                    raise ValueError
                 out[key] = value.lower() in ("1", "true", "yes", "on")
+            elif "int" in kind and "float" not in kind:
+                out[key] = None if value.lower() == "none" and "None" in kind else int(value)
+            elif "float" in kind:
+                out[key] = float(value)
             else:
                 out[key] = value
         except ValueError:
-            raise argparse.ArgumentTypeError(f"--budget {key}={value!r} is not a valid {kind}") from None
+            example = "LOW,HIGH such as 0.5,2.0" if "tuple[float" in kind else kind
+            raise argparse.ArgumentTypeError(f"--budget {key}={value!r} is not a valid {example}") from None
     return out
 
 
@@ -54,27 +69,26 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("name", nargs="?", help="study name (a file in studies/)")
     p.add_argument("--list", action="store_true", help="list the studies, one line each")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (latency and training)")
+    p.add_argument("--device", type=cli.device, default="cpu", help="cpu, cuda or cuda:N (latency and training)")
     p.add_argument("--size", type=parse_size, help="input HxW for counts and latency (default: the study's)")
     p.add_argument("--train", action=argparse.BooleanOptionalAction, default=True,
                    help="proxy-train every variant for mIoU (default on)")
     p.add_argument("--budget", type=parse_budget, default={}, help="training overrides, e.g. steps=300,batch=8")
     p.add_argument("--data", help="dataset for the proxy training (default synthstreets)")
     p.add_argument("--data-root", help="root of the Cityscapes or CamVid tree")
-    p.add_argument("--threads", type=int, help="CPU threads for torch")
-    p.add_argument("--runs", type=int, help="interleaved timing rounds: every variant is timed once per round, the "
+    p.add_argument("--threads", type=cli.threads, help="CPU threads for torch")
+    p.add_argument("--runs", type=cli.positive_int, help="interleaved timing rounds: every variant is timed once per round, the "
                    "order rotated, and ratios to the baseline are taken within rounds (default: the study's)")
-    p.add_argument("--runs-per-round", type=int, help="timed forwards per variant per round (default: the study's)")
-    p.add_argument("--out", type=Path, help="report directory (default reports/NAME)")
-    p.add_argument("--runs-dir", type=Path, help="training runs (default runs/studies/NAME)")
+    p.add_argument("--runs-per-round", type=cli.positive_int, help="timed forwards per variant per round (default: the study's)")
+    p.add_argument("--out", type=cli.writable_dir("--out"), help="report directory (default reports/NAME)")
+    p.add_argument("--runs-dir", type=cli.writable_dir("--runs-dir"), help="training runs (default runs/studies/NAME)")
     p.add_argument("--force", action="store_true", help="redo every stage, ignoring cached results")
     return p
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from archlab.errors import DataError, SpecError, TrainingError
-    from archlab.study.definition import StudyError
+    from archlab.errors import ArchlabError
     from archlab.study.loader import list_studies, load_study
     from archlab.study.report import write_reports
     from archlab.study.runner import StudySettings, run_study
@@ -101,7 +115,7 @@ def main(argv=None) -> int:
         out = args.out or Path("reports") / study.name
         frame = run_study(study, settings, out=out, runs_dir=args.runs_dir, force=args.force)
         written = write_reports(study, frame, out, command=command, elapsed_s=time.perf_counter() - tick)
-    except (StudyError, SpecError, DataError, TrainingError, ValueError) as exc:
+    except (ArchlabError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

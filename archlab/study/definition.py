@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 
 from archlab import transforms
-from archlab.errors import SpecError
+from archlab.errors import ArchlabError, SpecError
 from archlab.spec import Spec
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -28,7 +28,7 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 PUBLISHED_KEYS = ("gmacs", "params_M", "fps", "miou_pct")
 
 
-class StudyError(ValueError):
+class StudyError(ArchlabError):
     """A study definition that cannot be run; the message names the study, the variant and the problem."""
 
     def __init__(self, message: str, *, study: str, variant: str | None = None):

@@ -18,12 +18,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from archlab.files import atomic_write_csv, file_lock, read_csv, restore_integers, update_csv
 from archlab.study.definition import Study, Variant
 
 PROFILE_FIELDS = ("params", "macs_fvcore", "macs_thop", "macs_ptflops", "flops_torch", "macs_reconciled", "input_size",
@@ -59,13 +61,23 @@ def _key(*parts) -> str:
 
 
 class ResultsFile:
-    """``results.csv`` as rows keyed by variant; every ``save`` rewrites it atomically."""
+    """``results.csv`` as rows keyed by variant; every ``put`` rewrites it atomically.
 
-    def __init__(self, path: Path):
+    A file that cannot be read (truncated, corrupt, no ``variant`` column) is an error naming it,
+    unless ``fresh`` (``--force``), which starts it anew. Integer columns stay integers across
+    resumes (rows read back with gaps would otherwise turn 30 into 30.0).
+    """
+
+    KEY_COLUMNS = ("spec_hash", "profile_key", "train_key", "timing_key")
+
+    def __init__(self, path: Path, fresh: bool = False):
         self.path = path
         self.rows: dict[str, dict] = {}
-        if path.is_file():
-            frame = pd.read_csv(path, dtype={k: str for k in ("spec_hash", "profile_key", "train_key")})
+        if fresh:
+            path.unlink(missing_ok=True)  # --force: every variant is measured again, a corrupt file included
+        elif path.is_file():
+            frame = read_csv(path, required=("variant",), dtype={k: str for k in self.KEY_COLUMNS},
+                             remedy="rerun with --force to measure every variant afresh, or delete the file")
             for row in frame.to_dict("records"):
                 self.rows[row["variant"]] = row
 
@@ -73,12 +85,22 @@ class ResultsFile:
         return self.rows.get(variant, {})
 
     def put(self, variant: str, row: dict, order: list[str]) -> None:
+        """Store ``row`` and rewrite the file under its lock, keeping rows another process wrote."""
         self.rows[variant] = row
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        rows = [self.rows[v] for v in order if v in self.rows]
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        pd.DataFrame(rows).to_csv(tmp, index=False)
-        tmp.replace(self.path)
+
+        def merge(current):
+            rows = dict(self.rows)
+            if current is not None and "variant" in current:
+                for other in current.to_dict("records"):
+                    rows.setdefault(other["variant"], other)
+            ranked = [v for v in order if v in rows] + [v for v in rows if v not in order]
+            return restore_integers(pd.DataFrame([rows[v] for v in ranked]))
+
+        update_csv(self.path, merge, dtype={k: str for k in self.KEY_COLUMNS},
+                   remedy="rerun with --force to measure every variant afresh, or delete the file")
+
+    def read(self) -> pd.DataFrame:
+        return read_csv(self.path, dtype={k: str for k in self.KEY_COLUMNS})
 
 
 class StageProgress:
@@ -122,7 +144,7 @@ class StageProgress:
 def run_study(study: Study, settings: StudySettings = StudySettings(), *, out: Path | None = None,
               runs_dir: Path | None = None, force: bool = False, progress: bool = True) -> pd.DataFrame:
     """Measure every variant of ``study`` (reusing cached stages) and return the results table."""
-    from archlab.train import TrainConfig, train
+    from archlab.train import TrainConfig
 
     study.check()
     out = Path(out or Path("reports") / study.name)
@@ -132,7 +154,16 @@ def run_study(study: Study, settings: StudySettings = StudySettings(), *, out: P
     specs = {v.name: study.spec(v) for v in study.variants}
     _check_sizes(study, specs, size, config.size if settings.train else None)
     order = [v.name for v in study.variants]
-    results = ResultsFile(out / "results.csv")
+    with file_lock(out / ".study", wait_message=lambda: print(
+            f"{study.name}: another process is running this study into {out}; waiting for it to finish, then "
+            f"reusing what it measured", file=sys.stderr, flush=True)):
+        return _run_locked(study, settings, specs, size, config, order, out, runs_dir, force, progress)
+
+
+def _run_locked(study, settings, specs, size, config, order, out, runs_dir, force, progress) -> pd.DataFrame:
+    from archlab.train import train
+
+    results = ResultsFile(out / "results.csv", fresh=force)
     stages = 2 + int(settings.train)
     with StageProgress(progress, len(order) * stages, study.name) as bar:
         for i, variant in enumerate(study.variants, start=1):
@@ -167,7 +198,7 @@ def run_study(study: Study, settings: StudySettings = StudySettings(), *, out: P
             bar.stage(f"{where}: trained", advance=1)
             results.put(variant.name, row, order)
         _timing_stage(study, settings, specs, size, results, order, out, bar, force)
-    return pd.read_csv(results.path, dtype={k: str for k in ("spec_hash", "profile_key", "train_key", "timing_key")})
+    return results.read()
 
 
 def _count(spec, size, breakdown_csv: Path) -> dict:
@@ -177,8 +208,7 @@ def _count(spec, size, breakdown_csv: Path) -> dict:
 
     tick = time.perf_counter()
     record, per_node = profile(spec, (1, 3, *size), breakdown=True, latency=False, memory=False)
-    breakdown_csv.parent.mkdir(parents=True, exist_ok=True)
-    per_node.rename_axis("node").reset_index().to_csv(breakdown_csv, index=False)
+    atomic_write_csv(breakdown_csv, per_node.rename_axis("node").reset_index())
     row = {k: record.get(k) for k in PROFILE_FIELDS if k in record}
     row["profile_time_s"] = time.perf_counter() - tick
     return row
@@ -238,13 +268,11 @@ def _add_node_times(breakdown_csv: Path, node_ms: dict[str, float]) -> None:
     variant's breakdown CSV."""
     if not breakdown_csv.is_file():
         return
-    frame = pd.read_csv(breakdown_csv)
+    frame = read_csv(breakdown_csv, required=("node",))
     total = sum(node_ms.values())
     frame["latency_ms"] = [node_ms.get(node, 0.0) for node in frame["node"]]
     frame["latency_share"] = frame["latency_ms"] / total if total > 0 else 0.0
-    tmp = breakdown_csv.with_name(breakdown_csv.name + ".tmp")
-    frame.to_csv(tmp, index=False)
-    tmp.replace(breakdown_csv)
+    atomic_write_csv(breakdown_csv, frame)
 
 
 def _check_sizes(study: Study, specs: dict, size, train_size) -> None:

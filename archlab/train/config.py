@@ -6,8 +6,13 @@ import json
 from dataclasses import asdict, dataclass, fields
 
 from archlab.data import DATASETS
+from archlab.errors import ArchlabError
 
 AMP_MODES = ("auto", "off", "fp16", "bf16")
+
+
+class ConfigError(ArchlabError):
+    """A training setting that is not valid; the message names it and what would be."""
 
 
 @dataclass(frozen=True)
@@ -52,15 +57,23 @@ class TrainConfig:
 
     def validate(self) -> None:
         def bad(name, why):
-            raise ValueError(f"training setting {name}={getattr(self, name)!r}: {why}")
+            raise ConfigError(f"training setting {name}={getattr(self, name)!r}: {why}")
 
         if self.data not in DATASETS:
             bad("data", f"valid datasets are {', '.join(DATASETS)}")
         if len(self.size) != 2 or min(self.size) < 16:
             bad("size", "must be (H, W) with both sides >= 16 pixels")
         for name in ("steps", "batch", "eval_batch"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+            if not isinstance(getattr(self, name), int) or isinstance(getattr(self, name), bool) \
+                    or getattr(self, name) < 1:
                 bad(name, "must be a positive integer")
+        for name in ("train_length", "eval_length"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                bad(name, "must be a positive number of images, or None for the whole split")
+        for name in ("seed", "data_seed"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
+                bad(name, "must be a non-negative integer")
         if not self.lr > 0:
             bad("lr", "must be > 0")
         if not 0 <= self.momentum < 1:
@@ -75,6 +88,9 @@ class TrainConfig:
             bad("ohem_thresh" if not 0 < self.ohem_thresh <= 1 else "ohem_min_kept", "must be in (0, 1]")
         if self.amp not in AMP_MODES:
             bad("amp", f"valid: {', '.join(AMP_MODES)}")
+        if self.amp in ("fp16", "bf16") and not str(self.device).startswith("cuda"):
+            bad("amp", f"mixed precision runs on CUDA only, and the device is {self.device!r}; use 'off' or 'auto' "
+                       f"(fp16 autocast on CUDA, off elsewhere)")
         if self.eval_split not in ("train", "val", "test"):
             bad("eval_split", "valid: train, val, test")
 
@@ -92,7 +108,7 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown training settings {unknown}; valid: {', '.join(sorted(known))}")
+            raise ConfigError(f"unknown training settings {unknown}; valid: {', '.join(sorted(known))}")
         return cls(**data)
 
     def result_hash(self) -> str:

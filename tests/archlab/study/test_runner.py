@@ -1,10 +1,12 @@
 """Running a study: every stage cached, an interruption loses nothing and repeats nothing."""
 import importlib
+from pathlib import Path
 from unittest import mock
 
 import pandas as pd
 import pytest
 
+import archlab
 import archlab.train
 from archlab.study import Study, StudyError, StudySettings, Variant, run_study, width
 
@@ -126,3 +128,61 @@ def test_the_timing_stage_is_cached_with_every_variant_and_redone_when_one_chang
     assert calls == [["full", "half", "colour"]]               # second run: every row's timing key matched
     run_study(TOY, StudySettings(train=False, runs=3), out=tmp_path, progress=False)
     assert len(calls) == 2                                      # other timing settings: all timed again, together
+
+
+@pytest.mark.parametrize("content, message", [
+    ("variant,params\nfull,12\nhalf", None),                              # truncated mid-row: still parses
+    ("", "cannot be read as a CSV table"),
+    ("\x00\xff\xfe garbage", "has no column"),
+    ("name,params\nfull,12\n", r"has no column\(s\) \['variant'\]"),
+])
+def test_a_corrupt_results_file_is_named_and_force_gets_past_it(tmp_path, content, message):
+    (tmp_path / "results.csv").write_text(content, errors="surrogateescape")
+    if message is not None:
+        with pytest.raises(archlab.ArchlabError, match=rf"results.csv {message}.*--force"):
+            run_study(TOY, StudySettings(train=False), out=tmp_path, progress=False)
+    frame = run_study(TOY, StudySettings(train=False), out=tmp_path, progress=False, force=True)
+    assert list(frame["variant"]) == ["full", "half", "colour"]
+
+
+def test_integer_columns_stay_integers_after_a_resume(tmp_path):
+    run_study(TOY, StudySettings(train=False), out=tmp_path, progress=False)
+    first = (tmp_path / "results.csv").read_text()
+    run_study(TOY, StudySettings(train=False, runs=3), out=tmp_path, progress=False)  # rows rewritten from the file
+    frame = pd.read_csv(tmp_path / "results.csv")
+    assert frame["params"].dtype.kind == "i" and frame["latency_rounds"].tolist() == [3, 3, 3]
+    assert ",30.0" not in first and ".0," not in (tmp_path / "results.csv").read_text().split("\n")[1].split(
+        "spec_json")[0]
+
+
+TWO_PROCESSES = """
+import sys
+from unittest import mock
+import archlab.profile
+from archlab.study import Study, StudySettings, Variant, run_study, width
+TOY = Study(name="toy", title="toy study", base="small_rf_cnn", baseline="full", size=(32, 64),
+            variants=(Variant("full"), Variant("half", (width(0.5),)), Variant("colour", base="color_mlp")),
+            latency_runs=2, latency_warmup=0)
+package = sys.modules["archlab.profile"]
+calls, real = [], package.profile
+def counted(*a, **k):
+    calls.append(1)
+    return real(*a, **k)
+with mock.patch.object(package, "profile", counted):
+    run_study(TOY, StudySettings(train=False), out=sys.argv[1], progress=False)
+print("COUNTED", len(calls))
+"""
+
+
+def test_two_processes_on_one_study_do_the_work_once(tmp_path):
+    import subprocess
+    import sys
+
+    procs = [subprocess.Popen([sys.executable, "-c", TWO_PROCESSES, str(tmp_path)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=600) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    counts = sorted(int(out.split("COUNTED")[-1]) for out, _ in outputs)
+    assert counts == [0, 3], outputs          # one process measured all three variants, the other reused them
+    assert any("another process is running this study" in err for _, err in outputs)
+    assert list(pd.read_csv(tmp_path / "results.csv")["variant"]) == ["full", "half", "colour"]
