@@ -1,17 +1,19 @@
-"""Parameters and three operation counters (fvcore, thop, torch), reconciled, per node.
+"""Parameters and four operation counters (fvcore, thop, torch, ptflops), reconciled, per node.
 
 ``count(model, x)`` runs each counter once on ``x`` (the model in eval mode, no gradients) and
 returns :class:`Counts`: the totals, a per-node table whose rows sum exactly to the totals, each
 counter's per-operator figures per node, and, wherever two counters differ by more than 2% on
 a node, a sentence naming the operators responsible.
 
-Units: fvcore and thop report MACs (one per multiply-add); torch's ``FlopCounterMode`` reports
-FLOPs (two per multiply-add). They are never mixed under one name: ``macs_fvcore``,
-``macs_thop``, ``flops_torch``; comparisons between counters use ``flops_torch / 2``.
+Units: fvcore, thop and ptflops report MACs (one per multiply-add); torch's ``FlopCounterMode``
+reports FLOPs (two per multiply-add). They are never mixed under one name: ``macs_fvcore``,
+``macs_thop``, ``macs_ptflops``, ``flops_torch``; comparisons between counters use
+``flops_torch / 2``.
 
 What each counter counts (read from its source: fvcore 0.1.5 ``nn/flop_count.py`` and
 ``nn/jit_handles.py``, thop 0.1.1 ``profile.py`` and ``vision/basic_hooks.py``, torch 2.13
-``utils/flop_counter.py``):
+``utils/flop_counter.py``, ptflops 0.7.5 ``flops_counter.py``, ``pytorch_engine.py`` and
+``pytorch_ops.py``):
 
 - **fvcore** traces the model with ``torch.jit`` and counts ATen operators it has a handle for:
   convolution ``N·Cout·Hout·Wout·(Cin/groups)·kh·kw`` (no bias), linear/addmm/mm/matmul/bmm/einsum
@@ -38,19 +40,60 @@ What each counter counts (read from its source: fvcore 0.1.5 ``nn/flop_count.py`
   ``bmm``, ``baddbmm``, ``_scaled_mm`` and the scaled-dot-product-attention kernels, each at two
   FLOPs per multiply-add (bias excluded). Batch norm, upsampling, pooling and element-wise ops
   count 0.
+- **ptflops** is the counter of the published tables (FASSD-Net's authors count with
+  ``ptflops.get_model_complexity_info`` in their ``opCounter.py``). archlab runs its ``'pytorch'``
+  backend: the one that call gets (it passes no ``backend``; in 0.7.5's code the default is
+  ``'pytorch'``, although its README says ``'aten'``), with its default
+  ``count_functional=True``. It hooks *modules* whose exact type is in its table
+  (``pytorch_ops.MODULES_MAPPING``): subclasses count 0 (archlab's ``blocks.conv.BatchNorm2d``
+  among them), and a hooked module's count stands for its whole subtree. Module rules:
+  ``Conv*d`` as fvcore **plus 1 per output element for a bias**; ``ConvTranspose*d`` the kernel
+  MACs at every *input* position plus the bias; ``Linear`` ``in_features`` per output element,
+  plus 1 with a bias; ``BatchNorm*d``, ``InstanceNorm*d``, ``GroupNorm`` ``2`` per element with
+  affine (``1`` without); ``LayerNorm`` ``1`` per element (the rule reads ``affine``, which
+  ``LayerNorm`` lacks); ``ReLU``, ``PReLU``, ``ELU``, ``LeakyReLU``, ``ReLU6``, ``GELU`` ``1`` per
+  element; ``MaxPool*``, ``AvgPool*`` and the adaptive ones ``1`` per *input* element;
+  ``Upsample`` ``1`` per output element, any mode; every other type 0. While counting it also
+  replaces functionals with counting wrappers, so calls from any forward count:
+  ``F.relu``, ``F.prelu``, ``F.elu``, ``F.relu6``, ``F.gelu``, ``F.silu``, ``F.softmax`` and the
+  ``F.*pool*d`` functions ``1`` per input element; ``F.interpolate`` ``1`` per output element
+  (any mode); ``torch.matmul``/``mm``/``bmm`` and their ``Tensor`` methods one per multiply-add;
+  ``torch.addmm``/``baddbmm`` that plus 1 per element of the added input; ``torch.mul``,
+  ``torch.add``, ``Tensor.mul``, ``Tensor.add`` 1 per output element. A hooked module whose
+  forward calls a wrapped functional counts twice: ``nn.ReLU``, ``nn.PReLU``, ``nn.ELU``,
+  ``nn.GELU``, the pooling modules and ``nn.Upsample`` give ``2`` per element (``nn.LeakyReLU``
+  and ``nn.ReLU6`` call ``F.leaky_relu``/``F.hardtanh``, not wrapped: ``1``); ``nn.Softmax`` and
+  ``nn.SiLU`` count ``1`` through ``F.softmax``/``F.silu``. Not seen: ``a + b``, ``a * b``,
+  ``a @ b``, in-place ops, and ``F.conv2d``, ``F.linear``, ``F.batch_norm``, ``F.normalize``,
+  ``F.scaled_dot_product_attention``, ``F.leaky_relu`` called directly. ptflops before 0.7.1
+  (the FASSD-Net authors' time, 2020) had the module hooks only. archlab calls
+  ``get_model_complexity_info`` itself (``print_per_layer_stat=False``, output to a null stream)
+  and attributes each count as it happens: a hook's to its module, a wrapped functional's to the
+  module whose forward called it (under the functional's name, ``"F.relu"``, ``"torch.bmm"``,
+  next to the module types ``"nn.Conv2d"``); the attributed counts are checked against ptflops'
+  figure (a remainder would show as ``"(not attributed)"`` in the outside row). ptflops divides
+  its hook counts, not its functional counts, by the batch; archlab reports the whole input's
+  count, as for the other counters (the same figure at batch 1, as records count). Afterwards
+  every name ptflops replaced in ``torch``, ``torch.Tensor`` and ``torch.nn.functional`` is as
+  before, and the model was never touched (ptflops runs on a copy).
 
 Speed: fvcore needs a real forward (its jit trace cannot run on ``meta`` tensors). torch and thop
 only read shapes, so by default they share one forward of a ``meta`` copy of the model (no
 arithmetic: its cost does not grow with the input size); a model that cannot run on ``meta``
 falls back to one real forward of a copy (``Counts.on_meta`` says which). On ``meta`` tensors
 ``F.scaled_dot_product_attention`` decomposes into ``bmm``'s, so torch lists it as ``bmm`` there
-(the figure is the same).
+(the figure is the same). ptflops needs a real forward of a copy: on ``meta`` tensors PyTorch's
+reference decompositions call ``torch.mul``/``torch.add``, which its wrappers would count
+(fast_scnn at 64x128: 77.9M instead of 27.4M). Counting therefore costs two real forwards
+(fvcore's trace and ptflops') and a ``meta`` one.
 """
 from __future__ import annotations
 
 import contextlib
 import copy
 import importlib
+import inspect
+import io
 import math
 import warnings
 from collections import defaultdict
@@ -58,6 +101,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 RECONCILE_RULE = (
@@ -78,8 +122,12 @@ RECONCILE_RULE = (
 RECONCILE_RULE_NAME = "flops_torch/2"
 
 OUTSIDE = "(outside nodes)"
-COUNTERS = ("fvcore", "thop", "torch")
+COUNTERS = ("fvcore", "thop", "torch", "ptflops")
+# The pairs compared on every row, in the order their sentences are listed.
+PAIRS = (("fvcore", "thop"), ("fvcore", "torch"), ("thop", "torch"),
+         ("fvcore", "ptflops"), ("thop", "ptflops"), ("torch", "ptflops"))
 DISAGREE_REL = 0.02
+NOT_ATTRIBUTED = "(not attributed)"
 
 # fvcore's operators that are multiply-accumulates (the reconciled rule's operators).
 FVCORE_MAC_OPS = frozenset({"conv", "linear", "addmm", "mm", "matmul", "bmm", "einsum"})
@@ -115,6 +163,19 @@ _THOP_RULES = {
     "PReLU": "1 per element", "AvgPool": "1 per output element",
     "AdaptiveAvgPool": "(input area / output area + 1) per output element", "Softmax": "3n - 1 per row of n",
 }
+# ptflops' module rules (ptflops.pytorch_ops: conv_flops_counter_hook, bn_flops_counter_hook, ...);
+# the first matching prefix applies.
+_PTFLOPS_RULES = {
+    "ConvTranspose": "kernel MACs at every input position, plus 1 per output element for a bias",
+    "Conv": "kernel MACs, plus 1 per output element for a bias",
+    "Linear": "in_features per output element, plus 1 for a bias",
+    "BatchNorm": "2 per element with affine, 1 without", "InstanceNorm": "2 per element with affine, 1 without",
+    "GroupNorm": "2 per element with affine, 1 without", "LayerNorm": "1 per element",
+    "ReLU": "1 per element", "PReLU": "1 per element", "ELU": "1 per element", "LeakyReLU": "1 per element",
+    "GELU": "1 per element", "MaxPool": "1 per input element", "AvgPool": "1 per input element",
+    "AdaptiveMaxPool": "1 per input element", "AdaptiveAvgPool": "1 per input element",
+    "Upsample": "1 per output element, any mode",
+}
 
 
 @dataclass
@@ -123,9 +184,11 @@ class Counts:
 
     ``per_node``: index = node id (``model.nodes``' children for a GraphModel, top-level children
     otherwise; a row ``"(outside nodes)"`` holds whatever ran outside them, present only when
-    non-zero), columns ``params, macs_fvcore, macs_thop, flops_torch, macs_reconciled``; every
-    column sums exactly to the total.
-    ``ops``: ``{node: {"fvcore": {op: MACs}, "torch": {op: FLOPs}, "thop": {module type: MACs}}}``.
+    non-zero), columns ``params, macs_fvcore, macs_thop, macs_ptflops, flops_torch,
+    macs_reconciled``; every column sums exactly to the total.
+    ``ops``: ``{node: {"fvcore": {op: MACs}, "torch": {op: FLOPs}, "thop": {module type: MACs},
+    "ptflops": {module type or wrapped functional: MACs}}}`` (ptflops: ``"nn.Conv2d"`` for its
+    hooks, ``"F.interpolate"``, ``"torch.bmm"`` for its functional wrappers).
     ``disagreements``: one dict per (node, pair of counters) whose MACs differ by more than 2% of
     the larger: ``node``, ``counters`` (pair), ``macs`` (``{counter: MACs}``, torch as FLOPs/2),
     ``rel_diff`` and ``explanation`` (a sentence naming the operators responsible).
@@ -134,6 +197,7 @@ class Counts:
     params: int
     macs_fvcore: int
     macs_thop: int
+    macs_ptflops: int
     flops_torch: int
     macs_reconciled: int
     per_node: pd.DataFrame
@@ -144,7 +208,8 @@ class Counts:
     def as_record(self) -> dict:
         """The flat record fields (units in the names)."""
         return {"params": self.params, "macs_fvcore": self.macs_fvcore, "macs_thop": self.macs_thop,
-                "flops_torch": self.flops_torch, "macs_reconciled": self.macs_reconciled,
+                "macs_ptflops": self.macs_ptflops, "flops_torch": self.flops_torch,
+                "macs_reconciled": self.macs_reconciled,
                 "macs_rule": RECONCILE_RULE_NAME, "counters_disagree": len(self.disagreements)}
 
 
@@ -176,11 +241,12 @@ def fvcore_macs(model: nn.Module, input_size, by_module: bool = False):
 
 
 def count(model: nn.Module, x: torch.Tensor, *, meta: bool = True) -> Counts:
-    """Count parameters and operations of ``model`` on input ``x`` with fvcore, thop and torch.
+    """Count parameters and operations of ``model`` on input ``x`` with fvcore, thop, torch and ptflops.
 
-    One forward per counter: fvcore traces the model itself on ``x``; torch and thop run on a
-    ``meta`` copy (``meta=False``, or a model that fails on ``meta``: a real copy on ``x``'s
-    device). The model is left as it was (mode, parameters, buffers, hooks).
+    fvcore traces the model itself on ``x``; torch and thop share one forward of a ``meta`` copy
+    (``meta=False``, or a model that fails on ``meta``: a real copy on ``x``'s device); ptflops
+    runs a real copy on ``x``. The model is left as it was (mode, parameters, buffers, hooks),
+    and so are ``torch`` and ``torch.nn.functional``.
     """
     _check_model(model)
     if not isinstance(x, torch.Tensor):
@@ -194,8 +260,10 @@ def count(model: nn.Module, x: torch.Tensor, *, meta: bool = True) -> Counts:
 
     total_f, incl_f, unsupported_f = _run_fvcore(model, x)
     total_t, incl_t, total_h, incl_h, hooked, on_meta = _run_shape_counters(model, x, meta)
+    total_p, events_p, hooked_p = _run_ptflops(model, x)
 
     modules = dict(model.named_modules())
+    incl_p = _inclusive(events_p)
     params_by_node = _params_by_node(model, node_fqn)
     total_params = count_params(model)
 
@@ -204,19 +272,21 @@ def count(model: nn.Module, x: torch.Tensor, *, meta: bool = True) -> Counts:
         f_ops = dict(incl_f.get(fqn, {}))
         t_ops = dict(incl_t.get(fqn, {}))
         h_ops = _thop_by_type(fqn, modules, hooked, incl_h)
-        rows[node] = (params_by_node[node], _sum(f_ops), int(incl_h.get(fqn, 0)), _sum(t_ops))
-        ops[node] = {"fvcore": f_ops, "torch": t_ops, "thop": h_ops}
-    outside = (total_params - sum(r[0] for r in rows.values()), total_f - sum(r[1] for r in rows.values()),
-               total_h - sum(r[2] for r in rows.values()), total_t - sum(r[3] for r in rows.values()))
+        p_ops = dict(incl_p.get(fqn, {}))
+        rows[node] = (params_by_node[node], _sum(f_ops), int(incl_h.get(fqn, 0)), _sum(p_ops), _sum(t_ops))
+        ops[node] = {"fvcore": f_ops, "torch": t_ops, "thop": h_ops, "ptflops": p_ops}
+    totals = (total_params, total_f, total_h, total_p, total_t)
+    outside = tuple(total - sum(r[i] for r in rows.values()) for i, total in enumerate(totals))
     if any(outside):
         rows[OUTSIDE] = outside
         ops[OUTSIDE] = {
             "fvcore": _minus(incl_f.get("", {}), *(ops[n]["fvcore"] for n in node_ids)),
             "torch": _minus(incl_t.get("", {}), *(ops[n]["torch"] for n in node_ids)),
             "thop": _minus(_thop_by_type("", modules, hooked, incl_h), *(ops[n]["thop"] for n in node_ids)),
+            "ptflops": _minus(incl_p.get("", {}), *(ops[n]["ptflops"] for n in node_ids)),
         }
-    table = pd.DataFrame.from_dict(rows, orient="index",
-                                   columns=["params", "macs_fvcore", "macs_thop", "flops_torch"]).astype("int64")
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=["params", "macs_fvcore", "macs_thop", "macs_ptflops",
+                                                                  "flops_torch"]).astype("int64")
     table["macs_reconciled"] = table["flops_torch"] // 2
     table.index.name = "node"
 
@@ -225,12 +295,13 @@ def count(model: nn.Module, x: torch.Tensor, *, meta: bool = True) -> Counts:
     disagreements = []
     for node, row in table.iterrows():
         scope = ([node_fqn[node]], frozenset()) if node in node_fqn else ([""], frozenset(node_fqn.values()))
-        context = _Context(node, *scope, modules, hooked, incl, incl_h, unsupported_f)
+        context = _Context(node, *scope, modules, hooked, incl, incl_h, unsupported_f, hooked_p, events_p)
         disagreements += _disagreements(context, {"fvcore": int(row.macs_fvcore), "thop": int(row.macs_thop),
-                                                  "torch": int(row.flops_torch) // 2})
-    return Counts(params=total_params, macs_fvcore=int(total_f), macs_thop=int(total_h), flops_torch=int(total_t),
-                  macs_reconciled=int(total_t) // 2, per_node=table, ops=ops, disagreements=disagreements,
-                  on_meta=on_meta)
+                                                  "torch": int(row.flops_torch) // 2,
+                                                  "ptflops": int(row.macs_ptflops)})
+    return Counts(params=total_params, macs_fvcore=int(total_f), macs_thop=int(total_h), macs_ptflops=int(total_p),
+                  flops_torch=int(total_t), macs_reconciled=int(total_t) // 2, per_node=table, ops=ops,
+                  disagreements=disagreements, on_meta=on_meta)
 
 
 # --------------------------------------------------------------------------------------------
@@ -371,9 +442,16 @@ def _run_torch_and_thop(model, x):
             walk(prefix + name + ".", children)
 
     walk("", tree)
-    table, hooked = _thop_table(), set()
+    return int(counter.get_total_flops()), incl_t, int(round(total_h)), incl_h, _hooked(model, _thop_table())
 
-    def find(fqn, module):  # as thop's dfs_count: a hooked module ends the descent
+
+def _hooked(model, table) -> set[str]:
+    """Names of the modules a hook counter counts: those of an exact type in its ``table``, not
+    below another one (as thop's dfs_count and ptflops' accumulate_flops: a hooked module's count
+    stands for its subtree). Containers are never counted as such."""
+    hooked = set()
+
+    def find(fqn, module):
         if type(module) in table and not isinstance(module, (nn.Sequential, nn.ModuleList)):
             hooked.add(fqn)
             return
@@ -381,7 +459,125 @@ def _run_torch_and_thop(model, x):
             find(f"{fqn}.{name}" if fqn else name, child)
 
     find("", model)
-    return int(counter.get_total_flops()), incl_t, int(round(total_h)), incl_h, hooked
+    return hooked
+
+
+def _run_ptflops(model, x):
+    """ptflops' ``get_model_complexity_info`` (backend ``'pytorch'``, silent) on a real copy of the
+    model, each count attributed as it happens.
+
+    Returns ``(total MACs, {module name: {key: MACs}}, names of the modules ptflops hooks)``: the
+    per-module figures are exclusive, keyed by the hooked module's type (``"nn.Conv2d"``) or the
+    wrapped functional's name (``"F.interpolate"``, under the module whose forward called it).
+    """
+    from ptflops import get_model_complexity_info, pytorch_engine, pytorch_ops
+
+    twin = copy.deepcopy(model)  # ptflops leaves methods and a batch counter on the root
+    names = {id(m): name for name, m in twin.named_modules()}
+    hooked = _hooked(twin, pytorch_ops.MODULES_MAPPING)
+    events: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    sums = {"hooks": 0.0, "functional": 0.0}
+    stack = [""]
+
+    def recording(rule):  # ptflops' own rule, then the increase it made to the module's __flops__
+        def hook(module, inputs, output):
+            before = module.__flops__
+            rule(module, inputs, output)
+            name = names.get(id(module))
+            if name in hooked:  # as accumulate_flops: a hooked module inside another one is not summed
+                events[name][_type_name(type(module))] += module.__flops__ - before
+                sums["hooks"] += module.__flops__ - before
+        return hook
+
+    wrapper = pytorch_engine.torch_function_wrapper
+    in_f = {id(v): f"F.{k}" for k, v in vars(F).items() if callable(v)}  # F.prelu is torch.prelu, too
+
+    class Recording(wrapper):  # the class ptflops wraps each functional in, noting who called it
+        def __call__(self, *args, **kwargs):
+            n = len(self.collector)
+            out = super().__call__(*args, **kwargs)
+            if len(self.collector) > n:
+                events[stack[-1]][_functional_name(self.op, in_f)] += self.collector[n]
+                sums["functional"] += self.collector[n]
+            return out
+
+    def enter(name):
+        def hook(module, args):
+            stack.append(name)
+        return hook
+
+    def leave(module, args, output):
+        stack.pop()
+
+    handles = []
+    for name, module in twin.named_modules():
+        handles += [module.register_forward_pre_hook(enter(name)), module.register_forward_hook(leave)]
+    import torch._dynamo  # noqa: F401 - imported lazily by some ops, it fails once ptflops has wrapped torch.add
+
+    saved = {space: dict(vars(space)) for space in (torch, torch.Tensor, F)}
+    sink = io.StringIO()
+    pytorch_engine.torch_function_wrapper = Recording
+    try:
+        with _eval_no_grad(twin), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            total, _ = get_model_complexity_info(
+                twin, tuple(x.shape[1:]), print_per_layer_stat=False, as_strings=False, input_constructor=lambda _: x,
+                ost=sink, verbose=False, backend="pytorch",
+                custom_modules_hooks={cls: recording(rule) for cls, rule in pytorch_ops.MODULES_MAPPING.items()})
+    finally:
+        pytorch_engine.torch_function_wrapper = wrapper
+        pytorch_engine.CUSTOM_MODULES_MAPPING = {}  # as ptflops' own reset, even after an interrupt
+        _restore(saved, wrapper)
+        for handle in handles:
+            handle.remove()
+    if total is None:  # ptflops catches the forward's exception and prints it
+        said = [line for line in sink.getvalue().splitlines() if line.startswith("<class")]
+        raise ValueError(f"ptflops could not run the model on an input of shape {tuple(x.shape)}: "
+                         f"{said[0] if said else sink.getvalue().strip()[:200]}")
+    out = {name: {k: int(round(v)) for k, v in keys.items()} for name, keys in events.items()}
+    # ptflops' figure = hook counts / batch + functional counts; anything it counted that was not
+    # seen above (a future ptflops counting elsewhere) is kept, so that the rows sum to its figure.
+    batch = x.shape[0] if x.ndim else 1
+    missing = round(total - (sums["hooks"] / batch + sums["functional"]))
+    if missing:
+        out.setdefault("", {})[NOT_ATTRIBUTED] = missing
+    out = {name: {k: v for k, v in keys.items() if v} for name, keys in out.items()}
+    return sum(_sum(keys) for keys in out.values()), {k: v for k, v in out.items() if v}, hooked
+
+
+def _functional_name(op, in_f: dict) -> str:
+    """ptflops' wrapped callable as code calls it: ``Tensor.mul``, ``F.relu`` (``in_f``: ids of
+    ``torch.nn.functional``'s callables), else ``torch.bmm``."""
+    name = getattr(op, "__name__", str(op))
+    if hasattr(op, "__objclass__"):
+        return f"Tensor.{name}"
+    return in_f.get(id(op), f"torch.{name}")
+
+
+def _restore(saved: dict, wrapper: type) -> None:
+    """Undo ptflops' replacements in ``torch``, ``torch.Tensor`` and ``F`` since ``saved`` (their
+    ``vars``): ptflops un-wraps on its normal exit but leaves the Tensor methods it wrapped set on
+    ``torch.Tensor`` itself, and an interrupt would leave its wrappers in place."""
+    for space, before in saved.items():
+        for key, value in list(vars(space).items()):
+            wrapped = isinstance(value, wrapper) or (inspect.isfunction(value)
+                                                      and (value.__module__ or "").startswith("ptflops"))
+            if key in before:
+                if wrapped and value is not before[key]:
+                    setattr(space, key, before[key])
+            elif wrapped or (space is torch.Tensor and any(vars(base).get(key) is value
+                                                           for base in torch.Tensor.__mro__[1:])):
+                delattr(space, key)
+
+
+def _inclusive(events: dict) -> dict:
+    """Exclusive ``{module name: {key: v}}`` -> inclusive (every ancestor, the root ``""`` too)."""
+    out: dict[str, dict] = defaultdict(lambda: defaultdict(int))
+    for name, keys in events.items():
+        parts = name.split(".") if name else []
+        for i in range(len(parts) + 1):
+            for k, v in keys.items():
+                out[".".join(parts[:i])][k] += v
+    return {name: dict(keys) for name, keys in out.items()}
 
 
 def _torch_extra_formulas() -> dict:
@@ -455,40 +651,60 @@ def _thop_by_type(fqn, modules, hooked, incl_h, skip=frozenset()) -> dict[str, i
     return dict(out)
 
 
-def _split_for_thop(fqns, skip, modules, hooked, incl):
-    """A counter's operators under ``fqns`` split by where thop stands: inside modules thop
-    hooks (``{type: {op: MACs}}``) or outside them (``{(op, where): MACs}``, ``where`` naming
-    the module whose forward makes the functional call, or the leaf type thop has no rule for)."""
+def _split(fqns, skip, modules, hooked, incl):
+    """A counter's operators under ``fqns`` split by where a hook counter (thop, ptflops) stands:
+    inside the modules it hooks (``{type: {op: MACs}}``) or outside them (``{(op, name of the
+    module whose own forward issued it): MACs}``)."""
     inside: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    unseen: dict[tuple[str, str], float] = defaultdict(float)
-    table = _thop_table()
+    own_ops: dict[tuple[str, str], float] = defaultdict(float)
 
     def walk(name):
-        cls = type(modules[name])
         if name in hooked:
             for op, v in incl.get(name, {}).items():
-                inside[_type_name(cls)][op] += v
+                inside[_type_name(type(modules[name]))][op] += v
             return
         children = _children(name, modules)
-        own = _minus(incl.get(name, {}), *(incl.get(c, {}) for c in children))
-        subclass_of = next((b for b in cls.__mro__[1:] if b in table and b is not nn.Sequential), None)
-        for op, v in own.items():
-            if v <= 0:
-                continue
-            if children or (subclass_of is None and not cls.__module__.startswith("torch.nn")):
-                where = f"functional {_FUNCTIONAL.get(op, op)} in {cls.__name__}.forward"
-            elif subclass_of is not None:
-                where = (f"in {_type_name(cls)} modules, a subclass of {_type_name(subclass_of)}: "
-                         f"thop matches exact types only")
-            else:
-                where = f"in {_type_name(cls)} modules, a type thop has no rule for"
-            unseen[(op, where)] += v
+        for op, v in _minus(incl.get(name, {}), *(incl.get(c, {}) for c in children)).items():
+            if v > 0:
+                own_ops[(op, name)] += v
         for child in children:
             if child not in skip:
                 walk(child)
 
     for fqn in fqns:
         walk(fqn)
+    return inside, own_ops
+
+
+def _location(name, modules, table):
+    """Why a hook counter with rule ``table`` does not hook module ``name``: ``("forward", class
+    name)`` for work in a container's or a custom module's own forward, ``("subclass", type, base)``
+    for a subclass of a type it knows, ``("norule", type)`` for a leaf type it does not know."""
+    cls = type(modules[name])
+    subclass_of = next((b for b in cls.__mro__[1:] if b in table and b is not nn.Sequential), None)
+    if _children(name, modules) or (subclass_of is None and not cls.__module__.startswith("torch.nn")):
+        return ("forward", cls.__name__)
+    if subclass_of is not None:
+        return ("subclass", _type_name(cls), _type_name(subclass_of))
+    return ("norule", _type_name(cls))
+
+
+def _where(loc, who: str, functional: str) -> str:
+    if loc[0] == "forward":
+        return f"functional {functional} in {loc[1]}.forward"
+    if loc[0] == "subclass":
+        return f"in {loc[1]} modules, a subclass of {loc[2]}: {who} matches exact types only"
+    return f"in {loc[1]} modules, a type {who} has no rule for"
+
+
+def _split_for_thop(fqns, skip, modules, hooked, incl):
+    """A counter's operators under ``fqns`` split by where thop stands: inside modules thop
+    hooks (``{type: {op: MACs}}``) or outside them (``{(op, where): MACs}``, ``where`` naming
+    the module whose forward makes the functional call, or the leaf type thop has no rule for)."""
+    inside, own_ops = _split(fqns, skip, modules, hooked, incl)
+    unseen: dict[tuple[str, str], float] = defaultdict(float)
+    for (op, name), v in own_ops.items():
+        unseen[(op, _where(_location(name, modules, _thop_table()), "thop", _FUNCTIONAL.get(op, op)))] += v
     return inside, unseen
 
 
@@ -525,6 +741,8 @@ class _Context:
     incl: dict  # counter -> {module name: {op: MACs}} (torch already halved), complete
     incl_h: dict
     unsupported_f: dict  # fvcore's {module name: operators without a handle}
+    hooked_p: set = field(default_factory=set)  # the modules ptflops hooks
+    events_p: dict = field(default_factory=dict)  # ptflops' exclusive {module name: {type or functional: MACs}}
 
     def fvcore_unhandled(self) -> list[str]:
         """Operators fvcore met in this row without a handle, of the multiply-accumulate kind."""
@@ -542,6 +760,35 @@ class _Context:
     def thop_types(self) -> dict[str, int]:
         return _plus(*(_thop_by_type(f, self.modules, self.hooked, self.incl_h, self.skip) for f in self.fqns))
 
+    def in_row(self, name: str) -> bool:
+        def under(n, f):
+            return f == "" or n == f or n.startswith(f + ".")
+        return any(under(name, f) for f in self.fqns) and not any(under(name, f) for f in self.skip)
+
+    def ptflops_split(self, also=frozenset()):
+        """ptflops' counts in this row: per type of hooked module (in ``hooked_p``, or in ``also``),
+        ``{type: MACs}`` (the hook plus the wrapped functionals called inside) and ``{type:
+        {functional: MACs}}`` (those functionals); and ``{(functional, calling module): MACs}`` for
+        the functionals called outside them."""
+        types: dict[str, float] = defaultdict(float)
+        calls: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        free: dict[tuple[str, str], float] = defaultdict(float)
+        for name, keys in self.events_p.items():
+            if not self.in_row(name):
+                continue
+            parts = name.split(".") if name else []
+            top = next((a for a in (".".join(parts[:i]) for i in range(len(parts) + 1))
+                        if a in self.hooked_p or a in also), None)
+            for key, v in keys.items():
+                if top is None:
+                    free[(key, name)] += v
+                    continue
+                t = _type_name(type(self.modules[top]))
+                types[t] += v
+                if key != t:
+                    calls[t][key] += v
+        return types, calls, free
+
 
 def _h(v: float) -> str:
     """1234567 -> '1.23M'."""
@@ -551,6 +798,13 @@ def _h(v: float) -> str:
     return f"{v:.3g}" if v != int(v) else str(int(v))
 
 
+def _vs(v: float, other: float) -> str:
+    """``v`` as ``_h`` writes it, with the difference where both would read the same ("4.8M (+65.5k)")."""
+    if _h(v) != _h(other):
+        return _h(v)
+    return f"{_h(v)} ({'+' if v > other else '-'}{_h(abs(v - other))})"
+
+
 def _and(parts: list[str]) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
@@ -558,11 +812,13 @@ def _and(parts: list[str]) -> str:
 def _disagreements(ctx: _Context, macs: dict[str, float]) -> list[dict]:
     """One entry per pair of counters whose MACs on this row differ by more than 2% of the larger."""
     out = []
-    for a, b in (("fvcore", "thop"), ("fvcore", "torch"), ("thop", "torch")):
+    for a, b in PAIRS:
         big = max(macs[a], macs[b])
         if big <= 0 or abs(macs[a] - macs[b]) <= DISAGREE_REL * big:
             continue
-        if "thop" in (a, b):
+        if "ptflops" in (a, b):
+            items, notes = _explain_ptflops(ctx, a if b == "ptflops" else b)
+        elif "thop" in (a, b):
             items, notes = _explain_thop(ctx, a if b == "thop" else b), {}
         else:
             items, notes = _explain_fvcore_torch(ctx)
@@ -635,4 +891,88 @@ def _explain_fvcore_torch(ctx: _Context):
     notes = {"torch counts 0 of fvcore's": "(FlopCounterMode has formulas for convolution, matmul and attention only)",
              "fvcore counts 0 of torch's": (f"(fvcore has no handle for {_and(unhandled)})" if unhandled
                                             else "(fvcore has no handle for it)")}
+    return items, notes
+
+
+def _listing(ops: dict) -> str:
+    return ", ".join(f"{_h(v)} {op}" for op, v in sorted(ops.items(), key=lambda kv: -kv[1]))
+
+
+def _rule(type_name: str, rules: dict) -> str | None:
+    return next((r for prefix, r in rules.items() if type_name.startswith("nn." + prefix)), None)
+
+
+def _family(op: str) -> str:
+    """An operator's kind, pairing ptflops' wrapped functionals (``torch.bmm``, ``F.interpolate``)
+    with the other counters' operators (``bmm``, ``upsample_bilinear2d``)."""
+    name = op.rsplit(".", 1)[-1]
+    if name in _FAMILY:
+        return _FAMILY[name]
+    if "upsample" in name or name in ("interpolate", "grid_sampler"):
+        return "upsample"
+    return "pool" if "pool" in name else name
+
+
+# ptflops' rules for the functionals it wraps (pytorch_ops.FUNCTIONAL_MAPPING, TENSOR_OPS_MAPPING).
+def _ptflops_functional_rule(key: str) -> str:
+    name = key.rsplit(".", 1)[-1]
+    if name in ("interpolate", "upsample"):
+        return "1 per output element, any mode"
+    if "pool" in name:
+        return "1 per input element"
+    if name in ("mul", "add"):
+        return "1 per output element"
+    if _FAMILY.get(name) == "matmul":
+        return "1 per multiply-add" + (", plus 1 per element added" if name in ("addmm", "baddbmm") else "")
+    return "1 per element"
+
+
+def _explain_ptflops(ctx: _Context, other: str):
+    """Why ptflops and ``other`` differ: per type of module ptflops hooks (its rule there, plus the
+    wrapped functionals those modules' forwards call), then, outside those modules, per kind of
+    operator and calling module (a functional one counter wraps or handles and the other does not,
+    or counts under another rule)."""
+    from ptflops.pytorch_ops import MODULES_MAPPING
+
+    if other == "thop":
+        types, calls, free = ctx.ptflops_split(also=ctx.hooked)
+        theirs = {t: {"": v} for t, v in ctx.thop_types().items()}
+        own_ops = {}
+    else:
+        types, calls, free = ctx.ptflops_split()
+        theirs, own_ops = _split(ctx.fqns, ctx.skip, ctx.modules, ctx.hooked_p, ctx.incl[other])
+    items = []
+    for t in sorted(set(types) | set(theirs)):
+        p, ops = types.get(t, 0), {k: v for k, v in theirs.get(t, {}).items() if v}
+        if math.isclose(p, sum(ops.values())):
+            continue
+        how = _rule(t, _PTFLOPS_RULES) or "no rule for the type"
+        if calls.get(t):
+            how += ", plus " + _and([f"{_h(v)} from the wrapped {k} they call" for k, v in calls[t].items()])
+        if other == "thop":
+            what = _h(sum(ops.values())) + (f" ({r})" if (r := _rule(t, _THOP_RULES)) else "")
+        else:
+            what = _listing(ops) or "0"
+        items.append((p - sum(ops.values()), "", f"ptflops counts {_vs(p, sum(ops.values()))} in {t} modules ({how}) "
+                                                 f"where {other} counts {what}"))
+    groups: dict[tuple, tuple[dict, dict]] = defaultdict(lambda: (defaultdict(float), defaultdict(float)))
+    for (key, name), v in free.items():
+        groups[(_family(key), _location(name, ctx.modules, MODULES_MAPPING))][0][key] += v
+    for (op, name), v in own_ops.items():
+        groups[(_family(op), _location(name, ctx.modules, MODULES_MAPPING))][1][op] += v
+    for (_, loc), (mine, ops) in groups.items():
+        p, o = sum(mine.values()), sum(ops.values())
+        if math.isclose(p, o):
+            continue
+        if not p:
+            items += [(v, f"ptflops counts 0 of {other}'s",
+                       f"{_h(v)} {op} ({_where(loc, 'ptflops', _FUNCTIONAL.get(op, op))})") for op, v in ops.items()]
+        elif not o:
+            items += [(v, f"{other} counts 0 of ptflops'", f"{_h(v)} {key} (functional {key} in {loc[1]}.forward)")
+                      for key, v in mine.items()]
+        else:
+            place = f"in {loc[1]}.forward" if loc[0] == "forward" else f"in {loc[1]} modules"
+            said = ", ".join(f"{_h(v)} {k} ({_ptflops_functional_rule(k)})" for k, v in mine.items())
+            items.append((p - o, "", f"ptflops counts {said} where {other} counts {_listing(ops)} ({place})"))
+    notes = {"torch counts 0 of ptflops'": "(FlopCounterMode has formulas for convolution, matmul and attention only)"}
     return items, notes

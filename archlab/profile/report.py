@@ -48,6 +48,7 @@ COLUMNS = [
     ("params (M)", lambda r: _num(r, "params", 1e6, "{:.3f}")),
     ("GMACs fvcore", lambda r: _num(r, "macs_fvcore", G)),
     ("GMACs thop", lambda r: _num(r, "macs_thop", G)),
+    ("GMACs ptflops", lambda r: _num(r, "macs_ptflops", G)),
     ("GFLOPs torch", lambda r: _num(r, "flops_torch", G)),
     ("GMACs reconciled", lambda r: _num(r, "macs_reconciled", G)),
     ("latency ms (median ± IQR)", _latency),
@@ -89,7 +90,7 @@ def print_breakdown(console, record: dict, table) -> None:
     from rich.table import Table
 
     t = Table(title=f"{record['model']} per node ({record['input_size']}, {deploy_label(record)})")
-    cols = [c for c in ("block", "params", "macs_fvcore", "macs_thop", "flops_torch", "macs_reconciled",
+    cols = [c for c in ("block", "params", "macs_fvcore", "macs_thop", "macs_ptflops", "flops_torch", "macs_reconciled",
                         "latency_share", "latency_ms") if c in table.columns]
     t.add_column("node")
     for c in cols:
@@ -121,7 +122,8 @@ def write_markdown(path: Path, records: list[dict], argv: list[str]) -> None:
         f"- Device: {r0.get('device')} — {r0.get('device_name')}; torch {r0.get('torch_version')}; "
         f"{r0.get('cpu_threads', '—')} CPU threads for timing.",
         f"- Input: {r0.get('input_size')} (N×C×H×W). Counts are per image (batch 1, fp32, BN unfolded): "
-        "MACs from fvcore and thop, FLOPs from torch.utils.flop_counter; the reconciled figure follows "
+        "MACs from fvcore, thop and ptflops (its 'pytorch' backend, the papers' counter), FLOPs from "
+        "torch.utils.flop_counter; the reconciled figure follows "
         f"the rule `{r0.get('macs_rule', '—')}` (docs/architecture.md).",
         f"- {settings_note(r0)}",
         "- deploy: off = the model as built; fuse-bn = BatchNorm folded into the preceding conv; "

@@ -2,8 +2,9 @@
 
 The input is what ``archlab.profile(..., breakdown=True)`` returns second: one row per spec node
 (index ``node``, in execution order) with ``params``, the MAC counters (``macs_fvcore``,
-``macs_thop``, ``macs_reconciled``, ...) and, when latency was measured, ``latency_share`` (the
-node's share of hook-timed node time) and ``latency_ms`` (that share times the end-to-end median).
+``macs_thop``, ``macs_ptflops``, ``macs_reconciled``, ...) and, when latency was measured,
+``latency_share`` (the node's share of hook-timed node time) and ``latency_ms`` (that share times
+the end-to-end median).
 Comparing where MACs and milliseconds go is the per-layer analysis of e.g. Ma et al.,
 "ShuffleNet V2", ECCV 2018, Fig. 2 (FLOPs are not latency: memory-bound layers cost time with
 few MACs).
@@ -84,8 +85,9 @@ def breakdown_plot(per_node: dict[str, pd.DataFrame], path, *, title: str = "", 
 
     ``per_node`` maps a variant name to its ``archlab.profile(..., breakdown=True)[1]`` table.
     Left: GMACs per node from the ``macs`` counter (``macs_fvcore`` by default, the counter of the
-    records' ``macs_fvcore``; ``macs_reconciled`` is the other sensible choice). Right: ms per
-    node (``latency_ms``, i.e. latency share x end-to-end median), drawn when any variant has it;
+    records' ``macs_fvcore``; ``macs_reconciled`` is the other sensible choice, ``macs_ptflops`` the
+    published tables' counter). Right: ms per node (``latency_ms``, i.e. latency share x
+    end-to-end median), drawn when any variant has it;
     otherwise the panel is left out and the notes say so. A node id keeps its colour across
     variants and panels; nodes under ``threshold`` of their variant's total in every variant and
     on both measures are summed into "other". Returns the path.

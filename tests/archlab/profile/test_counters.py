@@ -1,5 +1,6 @@
-"""The three counters and the reconciled figure on hand-computable cases, and on zoo models:
+"""The four counters and the reconciled figure on hand-computable cases, and on zoo models:
 per-node sums, the reconciliation rule, and the disagreement sentences."""
+import io
 from collections import OrderedDict
 
 import pytest
@@ -29,16 +30,19 @@ def net(**children) -> nn.Sequential:
     return nn.Sequential(OrderedDict(children))
 
 
-def assert_counts(c, *, fvcore, thop, torch_macs, reconciled, params=None):
+def assert_counts(c, *, fvcore, thop, torch_macs, reconciled, ptflops=None, params=None):
     """Every counter's total, in its own unit (torch in FLOPs = 2 per multiply-add)."""
     assert c.macs_fvcore == fvcore
     assert c.macs_thop == thop
     assert c.flops_torch == 2 * torch_macs
     assert c.macs_reconciled == reconciled
+    if ptflops is not None:
+        assert c.macs_ptflops == ptflops
     if params is not None:
         assert c.params == params
     record = c.as_record()
     assert record["macs_reconciled"] == reconciled and record["counters_disagree"] == len(c.disagreements)
+    assert record["macs_ptflops"] == c.macs_ptflops
 
 
 def explanation(c, node, pair):
@@ -52,38 +56,55 @@ def explanation(c, node, pair):
 
 
 def test_conv3x3():
-    # MACs = N*Cout*H*W*Cin*k*k = 1*8*16*16*3*3*3 = 55,296 (bias not counted by any counter)
+    # MACs = N*Cout*H*W*Cin*k*k = 1*8*16*16*3*3*3 = 55,296; the bias is not counted by fvcore, thop
+    # or torch; ptflops adds 1 per output element for it: 8*16*16 = 2,048 -> 57,344 (3.6% more).
     c = count(net(conv=nn.Conv2d(3, 8, 3, padding=1)), torch.zeros(1, 3, 16, 16))
     macs = 1 * 8 * 16 * 16 * 3 * 3 * 3
-    assert_counts(c, fvcore=macs, thop=macs, torch_macs=macs, reconciled=macs, params=8 * 3 * 9 + 8)
+    bias = 8 * 16 * 16
+    assert_counts(c, fvcore=macs, thop=macs, torch_macs=macs, reconciled=macs, ptflops=macs + bias,
+                  params=8 * 3 * 9 + 8)
     assert c.ops["conv"]["fvcore"] == {"conv": macs}
     assert c.ops["conv"]["torch"] == {"conv": 2 * macs}
     assert c.ops["conv"]["thop"] == {"nn.Conv2d": macs}
-    assert c.disagreements == []
+    assert c.ops["conv"]["ptflops"] == {"nn.Conv2d": macs + bias}
+    assert {d["counters"] for d in c.disagreements} == {("fvcore", "ptflops"), ("thop", "ptflops"),
+                                                        ("torch", "ptflops")}
+    assert explanation(c, "conv", ("fvcore", "ptflops")) == (
+        "ptflops counts 57.3k in nn.Conv2d modules (kernel MACs, plus 1 per output element for a bias) "
+        "where fvcore counts 55.3k conv")
 
 
 def test_depthwise_conv():
     # groups = C: each output channel sees one input channel: N*C*H*W*1*k*k = 8*16*16*9 = 18,432
     c = count(net(dw=nn.Conv2d(8, 8, 3, padding=1, groups=8, bias=False)), torch.zeros(1, 8, 16, 16))
     macs = 8 * 16 * 16 * 9
-    assert_counts(c, fvcore=macs, thop=macs, torch_macs=macs, reconciled=macs, params=8 * 9)
+    assert_counts(c, fvcore=macs, thop=macs, torch_macs=macs, reconciled=macs, ptflops=macs, params=8 * 9)
+    assert c.disagreements == []  # no bias: all four agree
 
 
 def test_dilated_asymmetric_conv_with_bn():
     # (3,1) dilated (2,1) then (1,3) dilated (1,2), 8->8 channels, size kept at 16x16:
     # each conv N*Cout*H*W*Cin*3 = 8*256*8*3 = 49,152, two of them = 98,304.
     # BN (archlab's BatchNorm2d, eval, affine): fvcore 2 per element, 2 BNs * 8*256 = 8,192;
-    # thop 0 (a subclass of nn.BatchNorm2d: thop's table matches exact types); torch 0.
+    # thop and ptflops 0 (a subclass of nn.BatchNorm2d: their tables match exact types); torch 0.
+    # ReLU: ptflops 1 per element from its nn.ReLU hook + 1 from the F.relu it calls: 2 * 2 * 8*256
+    # = 8,192, the same as fvcore's BN: the totals agree although the operators differ.
     block = AsymmetricConv(8, 8, dilation=2)
     c = count(net(asym=block), torch.zeros(1, 8, 16, 16))
     conv = 2 * (8 * 256 * 8 * 3)
     bn = 2 * 2 * (8 * 256)
-    assert_counts(c, fvcore=conv + bn, thop=conv, torch_macs=conv, reconciled=conv,
+    relu = 2 * (8 * 256)
+    assert_counts(c, fvcore=conv + bn, thop=conv, torch_macs=conv, reconciled=conv, ptflops=conv + 2 * relu,
                   params=2 * (8 * 8 * 3) + 2 * 16)
     assert c.ops["asym"]["fvcore"] == {"conv": conv, "batch_norm": bn}
+    assert c.ops["asym"]["ptflops"] == {"nn.Conv2d": conv, "nn.ReLU": relu, "F.relu": relu}
+    assert not [d for d in c.disagreements if d["counters"] == ("fvcore", "ptflops")]
     thop_says = explanation(c, "asym", ("fvcore", "thop"))
     assert "thop counts 0 of fvcore's 8.19k batch_norm" in thop_says and "subclass of nn.BatchNorm2d" in thop_says
     assert "torch counts 0 of fvcore's 8.19k batch_norm" in explanation(c, "asym", ("fvcore", "torch"))
+    assert explanation(c, "asym", ("thop", "ptflops")) == (
+        "ptflops counts 8.19k in nn.ReLU modules (1 per element, plus 4.1k from the wrapped F.relu they call) "
+        "where thop counts 0")
 
 
 class Up(nn.Module):
@@ -96,19 +117,31 @@ class Up(nn.Module):
 def test_bilinear_upsample_functional_and_module():
     # output 1x4x16x16 = 1,024 elements. fvcore: 4 per output element = 4,096; torch: 0 (no formula).
     # thop: 0 for F.interpolate (no module to hook); 11 per output element for nn.Upsample = 11,264.
+    # ptflops: 1 per output element for the wrapped F.interpolate = 1,024; nn.Upsample: 1 from its
+    # hook + 1 from the F.interpolate its forward calls = 2,048.
     x = torch.zeros(1, 4, 8, 8)
     out = 4 * 16 * 16
     c = count(net(up=Up()), x)
-    assert_counts(c, fvcore=4 * out, thop=0, torch_macs=0, reconciled=0, params=0)
+    assert_counts(c, fvcore=4 * out, thop=0, torch_macs=0, reconciled=0, ptflops=out, params=0)
     assert c.ops["up"]["fvcore"] == {"upsample_bilinear2d": 4 * out}
+    assert c.ops["up"]["ptflops"] == {"F.interpolate": out}
     assert explanation(c, "up", ("fvcore", "thop")) == (
         "thop counts 0 of fvcore's 4.1k upsample_bilinear2d (functional F.interpolate in Up.forward)")
+    assert explanation(c, "up", ("fvcore", "ptflops")) == (
+        "ptflops counts 1.02k F.interpolate (1 per output element, any mode) where fvcore counts 4.1k "
+        "upsample_bilinear2d (in Up.forward)")
+    assert explanation(c, "up", ("thop", "ptflops")) == (
+        "thop counts 0 of ptflops' 1.02k F.interpolate (functional F.interpolate in Up.forward)")
 
     m = count(net(up=nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)), x)
-    assert_counts(m, fvcore=4 * out, thop=11 * out, torch_macs=0, reconciled=0)
+    assert_counts(m, fvcore=4 * out, thop=11 * out, torch_macs=0, reconciled=0, ptflops=2 * out)
+    assert m.ops["up"]["ptflops"] == {"nn.Upsample": out, "F.interpolate": out}
     assert explanation(m, "up", ("fvcore", "thop")) == (
         "thop counts 11.3k in nn.Upsample modules (per output element: nearest 1, linear 5, bilinear 11, "
         "bicubic 259) where fvcore counts 4.1k upsample_bilinear2d")
+    assert explanation(m, "up", ("fvcore", "ptflops")) == (
+        "ptflops counts 2.05k in nn.Upsample modules (1 per output element, any mode, plus 1.02k from the wrapped "
+        "F.interpolate they call) where fvcore counts 4.1k upsample_bilinear2d")
 
 
 def test_fast_attention_matmuls():
@@ -117,31 +150,116 @@ def test_fast_attention_matmuls():
     # kv_first: Kᵀ V and Q̂ (Kᵀ V) are two bmm's of n*k*C = 8,192 each -> 16,384.
     # BN (2 per element in fvcore): Q, K 8*64 elements, V, out 16*64 -> 2*(512+512+1024+1024) = 6,144.
     # thop sees the convs only (bmm is functional, BN a subclass); torch sees convs and bmm's.
+    # ptflops: the convs, the bmm's (torch.bmm is wrapped: 1 per multiply-add) and the two
+    # nn.LeakyReLU of V and the output conv, 1 per element (F.leaky_relu is not wrapped): 2*16*64 =
+    # 2,048; BN 0 (a subclass), F.normalize and the residual "+" 0.
     n, k, ch = 64, 8, 16
     convs = 2 * n * ch * k + 2 * n * ch * ch
     bmm = 2 * n * k * ch
     bn = 2 * (2 * k * n + 2 * ch * n)
+    leaky = 2 * ch * n
     c = count(net(att=FastAttention(ch, key_channels=k)), torch.zeros(1, ch, 8, 8))
-    assert_counts(c, fvcore=convs + bmm + bn, thop=convs, torch_macs=convs + bmm, reconciled=convs + bmm)
+    assert_counts(c, fvcore=convs + bmm + bn, thop=convs, torch_macs=convs + bmm, reconciled=convs + bmm,
+                  ptflops=convs + bmm + leaky)
     assert c.ops["att"]["fvcore"]["bmm"] == bmm
     assert c.ops["att"]["torch"]["bmm"] == 2 * bmm
+    assert c.ops["att"]["ptflops"] == {"nn.Conv2d": convs, "torch.bmm": bmm, "nn.LeakyReLU": leaky}
     said = explanation(c, "att", ("fvcore", "thop"))
     assert said.startswith("thop counts 0 of fvcore's 16.4k bmm (functional torch.bmm in FastAttention.forward)")
     assert "6.14k batch_norm" in said
     assert explanation(c, "att", ("thop", "torch")) == (
         "thop counts 0 of torch's 16.4k bmm (functional torch.bmm in FastAttention.forward)")
+    assert explanation(c, "att", ("thop", "ptflops")).startswith(
+        "thop counts 0 of ptflops' 16.4k torch.bmm (functional torch.bmm in FastAttention.forward)")
 
     # qk_first forms the n x n affinity: bmm's of n*n*k + n*n*C = 32,768 + 65,536
     q = count(net(att=FastAttention(ch, key_channels=k, order="qk_first")), torch.zeros(1, ch, 8, 8))
     assert q.macs_reconciled == convs + n * n * k + n * n * ch
+    assert q.ops["att"]["ptflops"]["torch.bmm"] == n * n * k + n * n * ch
 
 
 def test_linear():
     # batch 4, 32 -> 10: 4*32*10 = 1,280 MACs (bias not counted); torch sees aten.addmm.
+    # ptflops adds 1 per output element for the bias: 4*10 -> 1,320, for the whole batch (ptflops'
+    # own figure divides its hook counts by the batch: 330 per image).
     c = count(net(fc=nn.Linear(32, 10)), torch.zeros(4, 32))
-    assert_counts(c, fvcore=1280, thop=1280, torch_macs=1280, reconciled=1280, params=330)
+    assert_counts(c, fvcore=1280, thop=1280, torch_macs=1280, reconciled=1280, ptflops=1320, params=330)
     assert c.ops["fc"]["fvcore"] == {"linear": 1280}
     assert c.ops["fc"]["torch"] == {"addmm": 2560}
+    assert c.ops["fc"]["ptflops"] == {"nn.Linear": 1320}
+    assert "plus 1 for a bias" in explanation(c, "fc", ("fvcore", "ptflops"))
+
+
+def test_ptflops_counts_activations_norms_and_pools_twice_through_their_functionals():
+    # 1x4x8x8 = 256 elements. nn.BatchNorm2d (the exact type, affine): ptflops 2 per element = 512,
+    # as fvcore; thop 4 per element. nn.ReLU: ptflops' hook 1 + the wrapped F.relu 1 per element =
+    # 512; fvcore, thop, torch 0. nn.MaxPool2d(2): hook 1 + F.max_pool2d 1 per *input* element =
+    # 512. nn.ReLU6 on the pooled 4x4x4 = 64: 1 per element (it calls F.hardtanh, not wrapped).
+    c = count(net(bn=nn.BatchNorm2d(4), relu=nn.ReLU(), pool=nn.MaxPool2d(2), relu6=nn.ReLU6()),
+              torch.zeros(1, 4, 8, 8))
+    assert_counts(c, fvcore=512, thop=1024, torch_macs=0, reconciled=0, ptflops=512 + 512 + 512 + 64)
+    assert c.ops["bn"]["ptflops"] == {"nn.BatchNorm2d": 512}
+    assert c.ops["relu"]["ptflops"] == {"nn.ReLU": 256, "F.relu": 256}
+    assert c.ops["pool"]["ptflops"] == {"nn.MaxPool2d": 256, "F.max_pool2d": 256}
+    assert c.ops["relu6"]["ptflops"] == {"nn.ReLU6": 64}
+    assert list(c.per_node["macs_ptflops"]) == [512, 512, 512, 64]
+    assert not [d for d in c.disagreements if d["node"] == "bn" and d["counters"] == ("fvcore", "ptflops")]
+    assert explanation(c, "relu", ("fvcore", "ptflops")) == (
+        "ptflops counts 512 in nn.ReLU modules (1 per element, plus 256 from the wrapped F.relu they call) "
+        "where fvcore counts 0")
+    assert explanation(c, "pool", ("torch", "ptflops")).startswith(
+        "ptflops counts 512 in nn.MaxPool2d modules (1 per input element, plus 256 from the wrapped F.max_pool2d")
+
+
+def ptflops_own(model, input_res) -> int:
+    """ptflops' own figure, as a user gets it; on a copy (ptflops leaves methods and a batch counter
+    on the module it counts), and with the Tensor methods it leaves set on torch.Tensor removed."""
+    import copy
+
+    from ptflops import get_model_complexity_info, pytorch_engine
+
+    saved = {space: dict(vars(space)) for space in (torch, torch.Tensor, F)}
+    try:
+        return get_model_complexity_info(copy.deepcopy(model), input_res, print_per_layer_stat=False,
+                                         as_strings=False, backend="pytorch", ost=io.StringIO())[0]
+    finally:
+        counters._restore(saved, pytorch_engine.torch_function_wrapper)
+
+
+def test_ptflops_figure_is_get_model_complexity_info():
+    # archlab attributes ptflops' counts to nodes; their sum is what ptflops itself reports.
+    model = net(conv=nn.Conv2d(3, 8, 3, padding=1), bn=nn.BatchNorm2d(8), relu=nn.ReLU(), up=Up(),
+                fc=nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4)))
+    c = count(model, torch.zeros(1, 3, 16, 16))
+    macs = ptflops_own(model, (3, 16, 16))
+    assert c.macs_ptflops == macs
+    assert int(c.per_node["macs_ptflops"].sum()) == macs
+
+
+def test_ptflops_leaves_torch_and_the_model_as_they_were(capsys):
+    functionals = {name: getattr(F, name) for name in ("relu", "interpolate", "max_pool2d", "softmax")}
+    tensor_ops = {name: getattr(torch, name) for name in ("matmul", "bmm", "mul", "add")}
+    tensor_methods = set(vars(torch.Tensor))
+    model = net(conv=nn.Conv2d(3, 4, 3), relu=nn.ReLU(), up=Up(), att=FastAttention(4, key_channels=2)).eval()
+    x = torch.randn(1, 3, 10, 10)
+    before = model(x)
+    first, second = count(model, x), count(model, x)
+    assert first.per_node.equals(second.per_node) and first.ops == second.ops
+    assert torch.equal(model(x), before)
+    assert {name: getattr(F, name) for name in functionals} == functionals
+    assert {name: getattr(torch, name) for name in tensor_ops} == tensor_ops
+    assert set(vars(torch.Tensor)) == tensor_methods
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
+    assert not any(hasattr(m, attr) for m in model.modules() for attr in ("__flops__", "__batch_counter__",
+                                                                         "start_flops_count"))
+    assert capsys.readouterr().out == ""  # ptflops printed nothing
+
+
+def test_ptflops_failure_is_a_clear_error_and_unpatches():
+    relu = F.relu
+    with pytest.raises(ValueError, match=r"ptflops could not run the model on an input of shape \(1, 5, 8, 8\)"):
+        counters._run_ptflops(net(conv=nn.Conv2d(3, 4, 1), relu=nn.ReLU()), torch.zeros(1, 5, 8, 8))
+    assert F.relu is relu
 
 
 class SDPA(nn.Module):
@@ -151,10 +269,13 @@ class SDPA(nn.Module):
 
 @pytest.mark.parametrize("meta", [True, False])
 def test_scaled_dot_product_attention_is_reconciled_but_unseen_by_fvcore(meta):
-    # Q Kᵀ and A V on 16 tokens of width 8: 16*16*8 each = 4,096 MACs; fvcore has no handle for sdpa.
+    # Q Kᵀ and A V on 16 tokens of width 8: 16*16*8 each = 4,096 MACs; fvcore has no handle for sdpa,
+    # ptflops does not wrap F.scaled_dot_product_attention.
     c = count(net(a=SDPA()), torch.zeros(1, 1, 16, 8), meta=meta)
-    assert_counts(c, fvcore=0, thop=0, torch_macs=4096, reconciled=4096)
+    assert_counts(c, fvcore=0, thop=0, torch_macs=4096, reconciled=4096, ptflops=0)
     assert "fvcore has no handle for aten::scaled_dot_product_attention" in explanation(c, "a", ("fvcore", "torch"))
+    said = explanation(c, "a", ("torch", "ptflops"))  # on meta torch sees sdpa's decomposition: bmm
+    assert said.startswith("ptflops counts 0 of torch's 4.1k") and "in SDPA.forward)" in said
 
 
 class RootWork(nn.Module):
@@ -178,6 +299,7 @@ def test_outside_row_keeps_the_sums():
     assert t.loc["conv", "macs_fvcore"] == 512 and t.loc[OUTSIDE, "macs_fvcore"] == 1024
     assert t.loc[OUTSIDE, "params"] == 4 and c.params == 12
     assert c.ops[OUTSIDE]["fvcore"] == {"upsample_nearest2d": 1024}
+    assert c.ops[OUTSIDE]["ptflops"] == {"F.interpolate": 1024}  # the gain's "*" is not seen
     for column in t.columns:
         assert t[column].sum() == getattr(c, column)
     assert "functional F.interpolate in RootWork.forward" in explanation(c, OUTSIDE, ("fvcore", "thop"))
@@ -238,7 +360,7 @@ def test_zoo_node_rows_sum_exactly(zoo_counts, name):
     model, c = zoo_counts[name]
     t = c.per_node
     assert list(t.index) == list(model.nodes.keys())  # everything happens inside the nodes
-    for column in ("params", "macs_fvcore", "macs_thop", "flops_torch", "macs_reconciled"):
+    for column in ("params", "macs_fvcore", "macs_thop", "macs_ptflops", "flops_torch", "macs_reconciled"):
         assert int(t[column].sum()) == getattr(c, column), column
     assert c.params == sum(p.numel() for p in model.parameters())
 
@@ -262,6 +384,30 @@ def test_zoo_disagreements_name_the_operators(zoo_counts):
     assert "torch counts 0 of fvcore's" in said and "upsample_bilinear2d" in said and "batch_norm" in said
     for d in c.disagreements + f.disagreements:
         assert d["rel_diff"] > counters.DISAGREE_REL and d["explanation"]
+
+
+def test_zoo_ptflops_rows_are_ptflops_own_figure(zoo_counts):
+    # Every count ptflops made is attributed to a node: the rows sum to get_model_complexity_info's figure.
+    model, c = zoo_counts["fassd_net"]
+    macs = ptflops_own(model, (3, *ZOO["fassd_net"]))
+    assert int(c.per_node["macs_ptflops"].sum()) == c.macs_ptflops == macs
+    assert all(counters.NOT_ATTRIBUTED not in ops["ptflops"] for ops in c.ops.values())
+
+
+def test_zoo_ptflops_disagreements_name_the_operators(zoo_counts):
+    _, c = zoo_counts["fassd_net"]
+    # FASSD-Net's classifier is blocks.heads.Classifier, a subclass of nn.Conv2d: ptflops counts 0.
+    said = explanation(c, "cls", ("fvcore", "ptflops"))
+    assert said.startswith("ptflops counts 0 of fvcore's") and "conv (in blocks.heads.Classifier modules, a subclass" \
+        " of nn.Conv2d: ptflops matches exact types only)" in said
+    # The final bilinear resize: ptflops 1 per output element where fvcore counts 4.
+    said = explanation(c, "out", ("fvcore", "ptflops"))
+    assert said.startswith("ptflops counts")
+    assert "F.interpolate (1 per output element, any mode) where fvcore counts" in said
+    assert c.per_node.loc["out", "macs_fvcore"] == 4 * c.per_node.loc["out", "macs_ptflops"]
+    _, f = zoo_counts["fanet18"]
+    said = explanation(f, "att1", ("thop", "ptflops"))
+    assert "thop counts 0 of ptflops'" in said and "torch.bmm (functional torch.bmm in FastAttention.forward)" in said
 
 
 def test_meta_copy_counts_equal_a_real_forward(zoo_counts):

@@ -13,7 +13,7 @@ SMALL = (1, 3, 64, 128)
 def test_counts_only_record():
     record = archlab.profile("fassd_net", SMALL, latency=False, memory=False)
     assert record["params"] == 2_845_351
-    for key in ("macs_fvcore", "macs_thop", "flops_torch", "macs_reconciled"):
+    for key in ("macs_fvcore", "macs_thop", "macs_ptflops", "flops_torch", "macs_reconciled"):
         assert record[key] > 0
     assert record["input_size"] == "1x3x64x128" and record["device"] == "cpu"
     assert "latency_ms_median" not in record
@@ -25,7 +25,7 @@ def test_breakdown_sums_exactly_and_shares_sum_to_one():
     record, table = archlab.profile("fast_scnn", SMALL, breakdown=True, warmup=1, runs=3, memory=False)
     assert list(table.index) == [n.id for n in archlab.get_spec("fast_scnn").nodes]
     assert table["params"].sum() == record["params"]
-    for key in ("macs_fvcore", "macs_thop", "flops_torch", "macs_reconciled"):
+    for key in ("macs_fvcore", "macs_thop", "macs_ptflops", "flops_torch", "macs_reconciled"):
         assert table[key].sum() == record[key], key
     assert table["latency_share"].sum() == pytest.approx(1.0)
     assert table.loc["ffm", "block"] == "feature_fusion"
