@@ -17,7 +17,8 @@ from pathlib import Path
 
 import torch
 
-from archlab.zoo.__main__ import parse_size
+from archlab import cli
+from archlab.cli import parse_size
 
 
 def load_model(checkpoint: dict):
@@ -62,10 +63,10 @@ def main(argv=None) -> int:
     p.add_argument("--split", choices=("train", "val", "test"), help="split to evaluate (default: the run's)")
     p.add_argument("--data-root", help="dataset root (default: the run's)")
     p.add_argument("--size", type=parse_size, help="evaluation HxW (default: the run's working size)")
-    p.add_argument("--length", type=int, help="only the first N images of the split")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--figure", type=Path, help="write the qualitative figure (input, ground truth, prediction) here")
-    p.add_argument("--show", type=int, default=4, help="images in the figure (default 4)")
+    p.add_argument("--length", type=cli.positive_int, help="only the first N images of the split")
+    p.add_argument("--device", type=cli.device, default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--figure", type=cli.writable_file("--figure"), help="write the qualitative figure (input, ground truth, prediction) here")
+    p.add_argument("--show", type=cli.positive_int, default=4, help="images in the figure (default 4)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     from archlab.errors import DataError, SpecError

@@ -17,6 +17,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from archlab import cli
+
 DEFAULT_LABELS = ("variant", "model", "name")
 
 
@@ -27,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--x", required=True, help="x column, e.g. latency_ms_median, macs_fvcore, fps")
     p.add_argument("--y", required=True, help="y column, e.g. miou")
     p.add_argument("--label", help=f"label column (default: the first of {', '.join(DEFAULT_LABELS)} present)")
-    p.add_argument("--out", type=Path, help="PNG path (default: next to the first CSV)")
+    p.add_argument("--out", type=cli.writable_file("--out"), help="PNG path (default: next to the first CSV)")
     p.add_argument("--maximize-x", action="store_true", help="larger x is better (e.g. fps)")
     p.add_argument("--minimize-y", action="store_true", help="smaller y is better")
     p.add_argument("--ref-x", help="column with the reference (published) x, e.g. published_gflops")
@@ -35,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ref-twin", metavar="TITLE", help="draw reference y on a right-hand axis with this title")
     p.add_argument("--title", default="", help="plot title")
     p.add_argument("--notes", default="", help="small print under the plot (device, input size, method)")
-    p.add_argument("--front-csv", type=Path, help="also write the front rows (label, x, y) to this CSV")
+    p.add_argument("--front-csv", type=cli.writable_file("--front-csv"), help="also write the front rows (label, x, y) to this CSV")
     return p
 
 

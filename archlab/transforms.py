@@ -120,9 +120,16 @@ def _scaled_args(node: Node, names: dict, fn) -> dict:
     return args
 
 
-def _positive_factor(value, what: str) -> float:
+#: The largest factor a width or depth knob accepts: 8x the published network (the papers' own
+#: variants stay within 0.25x-2x; beyond 8x a build would take minutes and gigabytes).
+MAX_FACTOR = 8.0
+
+
+def _positive_factor(value, what: str, maximum: float | None = MAX_FACTOR) -> float:
     if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
         raise SpecError(f"{what}={value!r} must be a positive number (1.0 leaves the network as it is)")
+    if maximum is not None and value > maximum:
+        raise SpecError(f"{what}={value!r} is above the limit of {maximum:g} (1.0 is the published network)")
     return float(value)
 
 
@@ -156,7 +163,7 @@ def alpha_nodes(spec: Spec) -> list[Node]:
 
 def set_alpha(spec: Spec, alpha: float) -> Spec:
     """Set DAPF's channel divisor ``alpha`` (mid = C / alpha) on every node that has one."""
-    alpha = _positive_factor(alpha, "alpha")
+    alpha = _positive_factor(alpha, "alpha", maximum=None)
     targets = {n.id for n in alpha_nodes(spec)}
     if not targets:
         raise SpecError("no node takes 'alpha' (only DAPF does); nothing to set", spec=spec.name)

@@ -800,19 +800,21 @@ def images_per_second(size=(128, 256), n=100, seed=0, split="train") -> float:
 def main(argv=None) -> None:
     from PIL import Image
 
+    from archlab import cli
+
     p = argparse.ArgumentParser(prog="python -m archlab.data.synthstreets",
                                 description="Write a preview grid of synthstreets scenes; print the rendering speed.")
-    p.add_argument("--out", required=True, help="folder for synthstreets_preview.png")
-    p.add_argument("--n", type=int, default=8, help="scenes in the preview")
-    p.add_argument("--size", default="256x512", help="HxW")
+    p.add_argument("--out", required=True, type=cli.writable_dir("--out"), help="folder for synthstreets_preview.png")
+    p.add_argument("--n", type=cli.positive_int, default=8, help="scenes in the preview")
+    p.add_argument("--size", type=cli.parse_size, default=(256, 512), help="HxW")
     p.add_argument("--split", default="val", choices=tuple(SPLIT_ID))
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--bench", type=int, default=50, help="scenes rendered for the speed figure")
+    p.add_argument("--seed", type=cli.non_negative_int, default=0)
+    p.add_argument("--bench", type=cli.non_negative_int, default=50, help="scenes rendered for the speed figure")
     a = p.parse_args(argv)
     try:
-        size = _check_size(tuple(int(v) for v in a.size.lower().split("x")))
+        size = _check_size(a.size)
     except (ValueError, DataError) as e:
-        p.error(f"--size {a.size!r}: expected HxW with both >= {MIN_SIZE}, e.g. 256x512 ({e})")
+        p.error(f"argument --size: expected HxW with both sides >= {MIN_SIZE}, e.g. 256x512 ({e})")
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     grid = preview([render_scene(a.seed, a.split, i, size) for i in range(a.n)])

@@ -12,7 +12,8 @@ import sys
 import warnings
 from pathlib import Path
 
-from archlab.zoo.__main__ import parse_size
+from archlab import cli
+from archlab.cli import parse_size
 
 DTYPES = ("fp32", "fp16", "bf16")
 
@@ -23,8 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("models", nargs="*", help="zoo model names (see python -m archlab.zoo)")
     p.add_argument("--all", action="store_true", help="every segmentation model of the zoo")
     p.add_argument("--size", type=parse_size, default=(1024, 2048), help="input HxW (default 1024x2048)")
-    p.add_argument("--batch", type=int, default=1, help="batch size for latency and memory (default 1)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    p.add_argument("--batch", type=cli.positive_int, default=1, help="batch size for latency and memory (default 1)")
+    p.add_argument("--device", type=cli.device, default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--dtype", default="fp32", help="fp32, fp16 or bf16, or a comma list such as fp32,fp16")
     p.add_argument("--channels-last", action="store_true", help="channels_last memory format")
     p.add_argument("--fuse-bn", action="store_true", help="fold BatchNorm into the preceding convolution")
@@ -32,20 +33,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--deploy", choices=("off", "on", "both"),
                    help="on = --fuse-bn --channels-last; both = each model with them off and on, in one run")
     p.add_argument("--cudnn-benchmark", action="store_true", help="torch.backends.cudnn.benchmark on (CUDA)")
-    p.add_argument("--threads", type=int, help="CPU threads for timing (default: torch's current setting)")
-    p.add_argument("--warmup", type=int, default=10, help="untimed warm-up runs (default 10)")
-    p.add_argument("--runs", type=int, default=30, help="timed runs (default 30)")
+    p.add_argument("--threads", type=cli.threads, help="CPU threads for timing (default: torch's current setting)")
+    p.add_argument("--warmup", type=cli.non_negative_int, default=10, help="untimed warm-up runs (default 10)")
+    p.add_argument("--runs", type=cli.positive_int, default=30, help="timed runs (default 30)")
     p.add_argument("--no-latency", action="store_true", help="counts only (no timing, and no memory unless --memory)")
     p.add_argument("--memory", action=argparse.BooleanOptionalAction, default=None,
                    help="measure peak memory over one forward (default: whenever latency is measured)")
     p.add_argument("--breakdown", action="store_true", help="per-node parameters, MACs and latency share")
     p.add_argument("--json", action="store_true", help="print JSON records instead of a table")
-    p.add_argument("--report", type=Path, metavar="PREFIX",
+    p.add_argument("--report", type=cli.writable_file("--report"), metavar="PREFIX",
                    help="write PREFIX.csv (row by row, resumable) and PREFIX.md; rows already there are reused")
     p.add_argument("--force", action="store_true", help="with --report: re-measure rows that are already there")
-    p.add_argument("--width", type=float, help="width knob applied to every model")
-    p.add_argument("--depth", type=float, help="depth knob applied to every model")
-    p.add_argument("--alpha", type=float, help="DAPF alpha knob (models with DAPF only)")
+    p.add_argument("--width", type=cli.positive_float, help="width knob applied to every model")
+    p.add_argument("--depth", type=cli.positive_float, help="depth knob applied to every model")
+    p.add_argument("--alpha", type=cli.positive_float, help="DAPF alpha knob (models with DAPF only)")
     return p
 
 
@@ -66,13 +67,13 @@ def configurations(args) -> list[dict]:
     return [{"dtype": d, "fuse_bn": f, "channels_last": c} for d in dtypes for f, c in deploys]
 
 
-
 def main(argv=None) -> int:
     import pandas as pd
     from rich.console import Console
     from rich.progress import Progress
 
     import archlab
+    from archlab.files import CorruptFileError, read_csv
     from archlab.profile.report import print_breakdown, print_records, write_markdown
 
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -84,15 +85,24 @@ def main(argv=None) -> int:
     names = archlab.list_models() if args.all else args.models
     if not names:
         raise SystemExit("name at least one model (python -m archlab.zoo lists them) or pass --all")
-    if args.batch < 1 or args.runs < 1 or args.warmup < 0 or (args.threads is not None and args.threads < 1):
-        raise SystemExit("--batch, --runs and --threads must be positive and --warmup non-negative")
     configs = configurations(args)
     knobs = {k: getattr(args, k) for k in ("width", "depth", "alpha") if getattr(args, k) is not None}
 
     done = pd.DataFrame()
     csv_path = args.report.with_suffix(".csv") if args.report else None
-    if csv_path and csv_path.exists() and not args.force:
-        done = pd.read_csv(csv_path)
+    if csv_path and csv_path.exists():
+        try:
+            done = read_csv(csv_path, remedy=_CORRUPT_REPORT + ", or rerun with --force")
+        except CorruptFileError as exc:
+            if not args.force:
+                err.print(f"[red]error:[/red] {exc}")
+                return 2
+            aside = csv_path.with_name(csv_path.name + ".corrupt")
+            csv_path.replace(aside)
+            err.print(f"[yellow]warning[/yellow]: {csv_path} could not be read; moved it to {aside} and starting "
+                      f"the report afresh (--force)")
+        if args.force:
+            done = pd.DataFrame()
     records = []
     try:
         with Progress(console=err, transient=True) as progress:
@@ -129,7 +139,7 @@ def main(argv=None) -> int:
                     if args.breakdown and not args.json:
                         print_breakdown(out, record, table)
                     progress.advance(task)
-    except archlab.SpecError as exc:
+    except archlab.ArchlabError as exc:
         err.print(f"[red]error:[/red] {exc}")
         return 2
     except ValueError as exc:  # a deploy option this machine cannot honour (fp16 on CPU, no CUDA, ...)
@@ -144,6 +154,9 @@ def main(argv=None) -> int:
         write_markdown(args.report.with_suffix(".md"), records, argv)
         err.print(f"wrote {csv_path} and {args.report.with_suffix('.md')}")
     return 0
+
+
+_CORRUPT_REPORT = "delete it (its rows are measured again) or write the report elsewhere with --report"
 
 
 def _plain(value):
@@ -173,19 +186,21 @@ def _matches(done, key):
 
 def _append_csv(path: Path, record: dict, key: dict) -> None:
     """Write one finished record, replacing an older row with the same key (a ``--force`` rerun);
-    an interrupted run keeps every row finished before it."""
+    an interrupted run keeps every row finished before it, and two processes writing one report
+    keep each other's rows (the file is locked around each read-modify-write)."""
     import pandas as pd
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    row = pd.DataFrame([record])
-    if path.exists():
-        old = pd.read_csv(path)
+    from archlab.files import update_csv
+
+    def add(old):
+        row = pd.DataFrame([record])
+        if old is None:
+            return row
         if _cached_row(old, key) is not None:
             old = old[~_matches(old, key)]
-        row = pd.concat([old, row], ignore_index=True)
-    tmp = path.with_suffix(".csv.tmp")
-    row.to_csv(tmp, index=False)
-    tmp.replace(path)
+        return pd.concat([old, row], ignore_index=True)
+
+    update_csv(path, add, remedy=_CORRUPT_REPORT)
 
 
 if __name__ == "__main__":

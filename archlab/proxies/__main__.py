@@ -35,7 +35,8 @@ def parse_budget_items(text: str) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from archlab.zoo.__main__ import parse_size
+    from archlab import cli
+    from archlab.cli import parse_size
 
     p = argparse.ArgumentParser(prog="python -m archlab.proxies", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -43,17 +44,17 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("correlate", help="Spearman/Kendall correlation of every proxy with trained mIoU",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("space", help="search space name (archlab.search.load_space)")
-    c.add_argument("--samples", type=int, default=20, help="architectures to sample (default 20)")
-    c.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    c.add_argument("--samples", type=cli.positive_int, default=20, help="architectures to sample (default 20)")
+    c.add_argument("--seed", type=cli.non_negative_int, default=0, help="sampling seed (default 0)")
     c.add_argument("--budget", default="", help="training overrides on top of the space's, e.g. steps=300,batch=8")
-    c.add_argument("--device", help="cpu or cuda for proxies and training (default: the budget's, else cpu)")
-    c.add_argument("--threads", type=int, help="CPU threads for torch")
-    c.add_argument("--proxy-batch", type=int, help="images in the proxy batch (default: the space's, else 8)")
+    c.add_argument("--device", type=cli.device, help="cpu or cuda for proxies and training (default: the budget's, else cpu)")
+    c.add_argument("--threads", type=cli.threads, help="CPU threads for torch")
+    c.add_argument("--proxy-batch", type=cli.positive_int, help="images in the proxy batch (default: the space's, else 8)")
     c.add_argument("--proxy-size", type=parse_size,
                    help="HxW of the proxy batch (default: the space's proxy size, else the training size)")
-    c.add_argument("--out", type=Path, default=Path("reports") / "proxy_correlation",
+    c.add_argument("--out", type=cli.writable_dir("--out"), default=Path("reports") / "proxy_correlation",
                    help="report directory (default reports/proxy_correlation)")
-    c.add_argument("--runs-dir", type=Path, default=Path("runs") / "proxy_correlation",
+    c.add_argument("--runs-dir", type=cli.writable_dir("--runs-dir"), default=Path("runs") / "proxy_correlation",
                    help="training runs (default runs/proxy_correlation)")
     c.add_argument("--force", action="store_true", help="rescore and retrain everything, ignoring the cache")
     return p

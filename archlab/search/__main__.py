@@ -20,29 +20,32 @@ import sys
 import time
 from pathlib import Path
 
+from archlab import cli
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m archlab.search", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("name", nargs="?", help="search space name (a file in studies/ defining SEARCH)")
     p.add_argument("--list", action="store_true", help="list the search spaces, one line each")
-    p.add_argument("--trials", type=int, help="the study's target number of trials (default 20; with --export "
+    p.add_argument("--trials", type=cli.positive_int, help="the study's target number of trials (default 20; with --export "
                                               "alone, no search is run)")
-    p.add_argument("--timeout", type=float, help="seconds after which no new trial is started")
-    p.add_argument("--workers", type=int, default=1, help="processes on this machine sharing the storage")
+    p.add_argument("--timeout", type=cli.positive_float, help="seconds after which no new trial is started")
+    p.add_argument("--workers", type=cli.positive_int, default=1, help="processes on this machine sharing the storage")
     p.add_argument("--storage", help="sqlite:///PATH, journal:PATH (or PATH.journal/.log), postgresql://... "
                                      "(default reports/NAME/study.db; a journal file there once --workers > 1)")
     p.add_argument("--objective", help="accuracy to maximise: miou or proxy:NAME (default: the space's)")
     p.add_argument("--metric", choices=("latency", "macs"), help="cost to minimise (default: the space's)")
-    p.add_argument("--latency-budget", type=float, metavar="MS", help="constraint: latency at most MS ms")
-    p.add_argument("--device", default="cpu", help="cpu or cuda: latency, proxies and training")
-    p.add_argument("--threads", type=int, help="torch CPU threads per worker (default: cores / workers)")
-    p.add_argument("--seed", type=int, default=0, help="sampler seed (each worker and run derives its own)")
-    p.add_argument("--out", type=Path, help="report directory (default reports/NAME)")
-    p.add_argument("--heartbeat", type=int, default=20, metavar="S", help="heartbeat interval of a running trial")
-    p.add_argument("--grace-period", type=int, default=60, metavar="S",
+    p.add_argument("--latency-budget", type=cli.positive_float, metavar="MS", help="constraint: latency at most MS ms")
+    p.add_argument("--device", type=cli.device, default="cpu", help="cpu, cuda or cuda:N: latency, proxies and "
+                   "training")
+    p.add_argument("--threads", type=cli.threads, help="torch CPU threads per worker (default: cores / workers)")
+    p.add_argument("--seed", type=cli.non_negative_int, default=0, help="sampler seed (each worker and run derives its own)")
+    p.add_argument("--out", type=cli.writable_dir("--out"), help="report directory (default reports/NAME)")
+    p.add_argument("--heartbeat", type=cli.positive_int, default=20, metavar="S", help="heartbeat interval of a running trial")
+    p.add_argument("--grace-period", type=cli.positive_int, default=60, metavar="S",
                    help="a running trial without a heartbeat for S seconds is failed and retried")
-    p.add_argument("--max-retry", type=int, default=2, help="retries of a trial whose worker died")
+    p.add_argument("--max-retry", type=cli.non_negative_int, default=2, help="retries of a trial whose worker died")
     p.add_argument("--export", action="store_true", help="write front.csv, front.png, hypervolume.csv/png "
                                                          "(after the search when --trials is given)")
     return p
@@ -50,9 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from archlab.errors import DataError, SpecError, TrainingError
-    from archlab.search.space import SearchError, list_spaces, load_space, parse_accuracy
-    from archlab.search.storage import StorageError, resolve_storage
+    from archlab.errors import ArchlabError
+    from archlab.search.space import list_spaces, load_space, parse_accuracy
+    from archlab.search.storage import resolve_storage
 
     if args.list:
         for name in list_spaces():
@@ -90,7 +93,7 @@ def main(argv=None) -> int:
             tick = time.perf_counter()
             written = export(space, storage=args.storage, out=args.out, command=command, threads=args.threads)
             print(f"wrote {', '.join(map(str, written))} ({time.perf_counter() - tick:.0f} s)")
-    except (SearchError, StorageError, SpecError, DataError, TrainingError, ValueError) as exc:
+    except (ArchlabError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -307,10 +307,13 @@ def _give_back(study, trial, settings: SearchSettings) -> None:
         pass
 
 
-def _worker_main(space, settings, choice, objectives, target, index, deadline, threads):
-    """Entry point of a worker process (``--workers K``)."""
+def _worker_main(space, settings, choice, objectives, target, index, deadline, threads, parent_pid=None):
+    """Entry point of a worker process (``--workers K``); it dies with the process that started it."""
     import torch
 
+    from archlab.workers import die_with_parent
+
+    die_with_parent(parent_pid)
     if threads:
         torch.set_num_threads(threads)
     try:
@@ -441,7 +444,7 @@ def _run_processes(space, settings, choice, objectives, target, deadline, thread
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_worker_main, name=f"archlab-search-{i}",
                          args=(space, replace(settings, progress=False), choice, objectives, target, i, deadline,
-                               threads))
+                               threads, os.getpid()))
              for i in range(settings.workers)]
     for p in procs:
         p.start()

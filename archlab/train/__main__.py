@@ -20,7 +20,8 @@ import sys
 from pathlib import Path
 
 from archlab.train.config import AMP_MODES, TrainConfig
-from archlab.zoo.__main__ import parse_size
+from archlab import cli
+from archlab.cli import parse_size
 
 _DEFAULTS = TrainConfig()
 
@@ -42,30 +43,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=d.data, help="synthstreets (generated, default), cityscapes or camvid")
     p.add_argument("--data-root", help="root of the Cityscapes or CamVid tree")
     p.add_argument("--size", type=parse_size, default=d.size, help="working resolution and crop HxW (default 128x256)")
-    p.add_argument("--steps", type=int, default=d.steps, help=f"SGD steps (default {d.steps})")
-    p.add_argument("--batch", type=int, default=d.batch, help=f"images per step per process (default {d.batch})")
-    p.add_argument("--lr", type=float, default=d.lr, help=f"peak learning rate (default {d.lr})")
+    p.add_argument("--steps", type=cli.positive_int, default=d.steps, help=f"SGD steps (default {d.steps})")
+    p.add_argument("--batch", type=cli.positive_int, default=d.batch, help=f"images per step per process (default {d.batch})")
+    p.add_argument("--lr", type=cli.positive_float, default=d.lr, help=f"peak learning rate (default {d.lr})")
     p.add_argument("--momentum", type=float, default=d.momentum)
     p.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    p.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
+    p.add_argument("--warmup-steps", type=cli.non_negative_int, default=d.warmup_steps)
     p.add_argument("--scale", type=parse_range, default=d.scale, help="random scale range LOW,HIGH (default 0.75,1.5)")
     p.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
     p.add_argument("--ohem", action="store_true", help="online hard example mining cross-entropy")
-    p.add_argument("--seed", type=int, default=d.seed, help="seed of weights, data order and augmentation")
-    p.add_argument("--data-seed", type=int, default=d.data_seed, help="synthstreets scene seed")
+    p.add_argument("--seed", type=cli.non_negative_int, default=d.seed, help="seed of weights, data order and augmentation")
+    p.add_argument("--data-seed", type=cli.non_negative_int, default=d.data_seed, help="synthstreets scene seed")
     p.add_argument("--eval-split", default=d.eval_split, choices=("train", "val", "test"))
-    p.add_argument("--eval-length", type=int, help="evaluate on the first N images of the split only")
-    p.add_argument("--device", default=d.device, help="cpu, cuda or cuda:N")
+    p.add_argument("--eval-length", type=cli.positive_int, help="evaluate on the first N images of the split only")
+    p.add_argument("--device", type=cli.device, default=d.device, help="cpu, cuda or cuda:N")
     p.add_argument("--amp", default=d.amp, choices=AMP_MODES, help="mixed precision (auto: fp16 on CUDA)")
-    p.add_argument("--data-cache", type=Path, help="keep rendered synthstreets scenes here (on-disk cache)")
-    p.add_argument("--workers", type=int, default=0, help="data loader processes (default 0: in-process)")
-    p.add_argument("--threads", type=int, help="CPU threads for torch")
-    p.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints (default 100)")
-    p.add_argument("--out", type=Path, help="run directory (default runs/MODEL_DATA_HxW_STEPS_sSEED)")
+    p.add_argument("--data-cache", type=cli.writable_dir("--data-cache"), help="keep rendered synthstreets scenes here (on-disk cache)")
+    p.add_argument("--workers", type=cli.non_negative_int, default=0, help="data loader processes (default 0: in-process)")
+    p.add_argument("--threads", type=cli.threads, help="CPU threads for torch")
+    p.add_argument("--checkpoint-every", type=cli.positive_int, default=100, help="steps between checkpoints (default 100)")
+    p.add_argument("--out", type=cli.writable_dir("--out"), help="run directory (default runs/MODEL_DATA_HxW_STEPS_sSEED)")
     p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint or record in --out")
-    p.add_argument("--width", type=float, help="width knob")
-    p.add_argument("--depth", type=float, help="depth knob")
-    p.add_argument("--alpha", type=float, help="DAPF alpha knob")
+    p.add_argument("--width", type=cli.positive_float, help="width knob")
+    p.add_argument("--depth", type=cli.positive_float, help="depth knob")
+    p.add_argument("--alpha", type=cli.positive_float, help="DAPF alpha knob")
     p.add_argument("--json", action="store_true", help="print the record as JSON")
     return p
 

@@ -7,22 +7,15 @@ import platform
 import sys
 from pathlib import Path
 
+from archlab import cli
+from archlab.cli import parse_size
+
 COLUMNS = ("model", "params (M)", "paper params (M)", "GMACs (fvcore)", "paper compute", "stride", "knobs", "paper")
 NOTE = ("params: every parameter tensor, 19 classes. GMACs (fvcore): multiply-accumulates counted by fvcore "
         "(convs, matmuls, linear layers; batch norm two per element with affine parameters; bilinear "
         "upsampling four per output element), model in eval mode, batch 1, fp32. paper compute: the figure "
         "the paper printed, at the paper's input size, in the paper's unit (most print MACs under the name "
         "GFLOPs). stride: the side divisor an input needs. The gaps to the papers are explained in docs/architecture.md.")
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-        if h < 1 or w < 1:
-            raise ValueError
-        return h, w
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--size {text!r}: expected HxW with positive integers, e.g. 1024x2048")
 
 
 def _published_compute(pub: dict) -> str:
@@ -86,7 +79,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-macs", action="store_true", help="skip MAC counting (fast listing)")
     parser.add_argument("--backbones", action="store_true", help="also list backbone-only specs")
     parser.add_argument("--blocks", action="store_true", help="list the registered blocks instead")
-    parser.add_argument("--markdown", type=Path, metavar="PATH", help="also write the table as a markdown report")
+    parser.add_argument("--markdown", type=cli.writable_file("--markdown"), metavar="PATH", help="also write the table as a markdown report")
     args = parser.parse_args(argv)
     console = Console()
     if not console.is_terminal:  # piped or captured: wide enough that rows do not wrap
