@@ -23,11 +23,9 @@ equally likely), so studies of the space need not run Optuna.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import math
 import numbers
-import pkgutil
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,6 +33,7 @@ import numpy as np
 from archlab.errors import ArchlabError, SpecError
 from archlab.spec import Spec
 from archlab.study.definition import NAME_RE, Op
+from archlab.study.files import StudyFileError, import_study_file, study_modules
 
 #: Knobs a space may search: the zoo's knobs, applied by :mod:`archlab.transforms`.
 KNOB_NAMES = ("width", "depth", "alpha")
@@ -428,9 +427,7 @@ class SearchSpace:
 
 
 def _space_modules() -> list[str]:
-    import studies
-
-    return sorted(m.name for m in pkgutil.iter_modules(studies.__path__) if not m.name.startswith("_"))
+    return study_modules()
 
 
 def list_spaces() -> list[str]:
@@ -439,8 +436,8 @@ def list_spaces() -> list[str]:
     for name in _space_modules():
         if NAME_RE.match(name):
             try:
-                module = importlib.import_module(f"studies.{name}")
-            except Exception:  # noqa: BLE001 - a broken study file is reported by its own loader
+                module = import_study_file(name)
+            except StudyFileError:  # a broken study file is reported by its own loader
                 continue
             if isinstance(getattr(module, "SEARCH", None), SearchSpace):
                 out.append(name)
@@ -463,9 +460,9 @@ def load_space(name: str, check: bool = True) -> SearchSpace:
         raise SearchError(f"no file studies/{name}.py.{hint} Search spaces: {', '.join(spaces) or 'none'}",
                           space=name)
     try:
-        module = importlib.import_module(f"studies.{name}")
-    except Exception as exc:  # noqa: BLE001 - a broken file: say which and why
-        raise SearchError(f"studies/{name}.py cannot be imported: {type(exc).__name__}: {exc}", space=name) from None
+        module = import_study_file(name)
+    except StudyFileError as exc:
+        raise SearchError(str(exc), space=name) from None
     space = getattr(module, "SEARCH", None)
     if not isinstance(space, SearchSpace):
         raise SearchError(f"studies/{name}.py defines no SEARCH = SearchSpace(...); search spaces: "

@@ -94,9 +94,16 @@ def main(argv=None) -> int:
     from archlab.study.runner import StudySettings, run_study
 
     if args.list:
-        for name in list_studies():
-            study = load_study(name)
+        broken: dict[str, str] = {}
+        for name in list_studies(broken):
+            try:
+                study = load_study(name)
+            except ArchlabError as exc:
+                broken[name] = str(exc)
+                continue
             print(f"{name:18s} {study.title} ({len(study.variants)} variants, base {study.base})")
+        for name, why in sorted(broken.items()):
+            print(f"{name:18s} (broken) {why}")
         return 0
     if not args.name:
         print("error: give a study name, or --list", file=sys.stderr)

@@ -1,25 +1,29 @@
 """Find and load study definitions: ``studies/NAME.py`` exposing ``STUDY`` (and nothing outside ``studies/``)."""
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
 from archlab.study.definition import NAME_RE, Study, StudyError
+from archlab.study.files import StudyFileError, import_study_file, study_modules
 
 
-def list_studies() -> list[str]:
-    """Names of the study files in the ``studies`` package that define a ``STUDY``."""
-    import studies
+def list_studies(broken: dict | None = None) -> list[str]:
+    """Names of the study files in archlab's ``studies`` package that define a ``STUDY``.
 
+    A file that cannot be imported is left out (and, when ``broken`` is a dict, recorded there as
+    name -> reason), so one broken file does not hide the others.
+    """
     names = []
-    for mod in pkgutil.iter_modules(studies.__path__):
-        if not mod.name.startswith("_") and NAME_RE.match(mod.name):
-            names.append(mod.name)
-    return sorted(n for n in names if isinstance(getattr(_import(n), "STUDY", None), Study))
-
-
-def _import(name: str):
-    return importlib.import_module(f"studies.{name}")
+    for name in study_modules():
+        if not NAME_RE.match(name):
+            continue
+        try:
+            module = import_study_file(name)
+        except StudyFileError as exc:
+            if broken is not None:
+                broken[name] = str(exc)
+            continue
+        if isinstance(getattr(module, "STUDY", None), Study):
+            names.append(name)
+    return names
 
 
 def load_study(name: str, attribute: str = "STUDY") -> Study:
@@ -27,9 +31,7 @@ def load_study(name: str, attribute: str = "STUDY") -> Study:
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise StudyError("a study is named by its file in studies/ (lower case letters, digits, '_'; no paths "
                          "or dots); python -m archlab.study --list shows them", study=str(name))
-    import studies
-
-    known = [m.name for m in pkgutil.iter_modules(studies.__path__) if not m.name.startswith("_")]
+    known = study_modules()
     if name not in known:
         import difflib
 
@@ -37,9 +39,9 @@ def load_study(name: str, attribute: str = "STUDY") -> Study:
         hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
         raise StudyError(f"no file studies/{name}.py.{hint} Studies: {', '.join(sorted(known))}", study=name)
     try:
-        module = _import(name)
-    except Exception as exc:  # noqa: BLE001 - a broken study file: say which and why
-        raise StudyError(f"studies/{name}.py cannot be imported: {type(exc).__name__}: {exc}", study=name) from None
+        module = import_study_file(name)
+    except StudyFileError as exc:
+        raise StudyError(str(exc), study=name) from None
     study = getattr(module, attribute, None)
     if not isinstance(study, Study):
         raise StudyError(f"studies/{name}.py defines no {attribute} = Study(...)", study=name)

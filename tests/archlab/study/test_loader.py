@@ -35,3 +35,29 @@ def test_a_module_without_a_study_is_refused(tmp_path, monkeypatch):
         load_study("broken_study")
     with pytest.raises(StudyError, match="defines no STUDY"):
         load_study("empty_study")
+
+
+def test_list_shows_every_study_when_one_file_is_broken(tmp_path, monkeypatch, capsys):
+    import studies
+
+    from archlab.study.__main__ import main
+
+    monkeypatch.setattr(studies, "__path__", [*studies.__path__, str(tmp_path)])
+    (tmp_path / "broken_study.py").write_text("raise RuntimeError('boom')\n")
+    assert main(["--list"]) == 0
+    out = capsys.readouterr().out
+    assert "dapf_vs_aspp" in out and "seed_zoo" in out
+    assert "broken_study       (broken)" in out and "RuntimeError: boom" in out
+
+
+def test_a_strangers_studies_folder_in_the_working_directory_is_never_imported(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "studies" / "__init__.py").write_text("raise SystemExit('INTRUDER RAN')\n")
+    (tmp_path / "studies" / "dapf_vs_aspp.py").write_text("raise SystemExit('INTRUDER RAN')\n")
+    done = subprocess.run([sys.executable, "-m", "archlab.study", "dapf_vs_aspp", "--no-train"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "INTRUDER RAN" not in done.stderr + done.stdout
+    assert "shadows archlab's own" in done.stderr
