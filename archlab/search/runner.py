@@ -358,9 +358,13 @@ class _Progress:
             text += f" · best {o.accuracy_column} {best.values[1]:.4g} @ {best.values[0] * scale:.3g} {unit}"
         self.bar.update(self.task, completed=done, description=text)
         if self.plain:          # no live bar (a log file): one line per trial finished since the last look
+            counted = {t.number for t in counted_trials(trials)}
+            shown = len({n for n in self.printed if n in counted})
             for t in trials:
                 if t.state.is_finished() and t.number not in self.printed:
                     self.printed.add(t.number)
+                    position = f"{shown + 1}/{self.target}" if t.number in counted else "retried"
+                    shown += t.number in counted
                     if t.state == TrialState.COMPLETE:
                         flag = ("" if _feasible(t) else " (infeasible)") + \
                             (" (latency noisy)" if t.user_attrs.get("record", {}).get("latency_noisy") else "")
@@ -368,8 +372,7 @@ class _Progress:
                     else:
                         what = t.state.name + (f": {t.user_attrs['error']}" if "error" in t.user_attrs else "")
                     label = t.user_attrs.get("label", "")
-                    print(f"[{len(self.printed)}/{self.target}] trial {t.number} {label}: {what}", file=sys.stderr,
-                          flush=True)
+                    print(f"[{position}] trial {t.number} {label}: {what}", file=sys.stderr, flush=True)
 
     def __exit__(self, *exc):
         if self.bar:

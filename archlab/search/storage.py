@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import hashlib
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -185,6 +186,35 @@ class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
         return self.heartbeat_stale_trial_callback
 
 
+def repair_journal(path: Path) -> int:
+    """Drop an incomplete last record of a journal file (a process killed in the middle of writing
+    it), so that the next record does not fuse with it and make the file unreadable. Records are
+    one JSON object per line: everything after the last newline is the incomplete one. Returns the
+    number of bytes dropped (0 for an intact file); done under a lock of its own (PATH.repair.lock:
+    Optuna's journal lock, PATH.lock, is an exists-or-not file that must not be left behind)."""
+    from archlab.files import file_lock
+
+    if not path.is_file() or path.stat().st_size == 0:
+        return 0
+    with file_lock(path.with_name(path.name + ".repair")):
+        with open(path, "rb+") as handle:
+            size = handle.seek(0, 2)
+            tail = b""
+            position = size
+            while position > 0 and b"\n" not in tail:
+                step = min(4096, position)
+                position -= step
+                handle.seek(position)
+                tail = handle.read(step) + tail
+            keep = position + tail.rfind(b"\n") + 1 if b"\n" in tail else 0
+            if keep == size:
+                return 0
+            handle.truncate(keep)
+    print(f"note: {path}: dropped an incomplete last record of {size - keep} bytes (a process was killed while "
+          f"writing it); the trials before it are kept", file=sys.stderr)
+    return size - keep
+
+
 def open_storage(choice: StorageChoice, *, heartbeat_interval: int = 20, grace_period: int = 60,
                  max_retry: int | None = 2):
     """The Optuna storage for ``choice``, with heartbeats and retries of stale trials.
@@ -197,6 +227,7 @@ def open_storage(choice: StorageChoice, *, heartbeat_interval: int = 20, grace_p
             retry = RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
             if choice.kind == "journal":
                 choice.path.parent.mkdir(parents=True, exist_ok=True)
+                repair_journal(choice.path)
                 return HeartbeatJournalStorage(JournalFileBackend(str(choice.path)),
                                                heartbeat_interval=heartbeat_interval, grace_period=grace_period,
                                                heartbeat_stale_trial_callback=retry)

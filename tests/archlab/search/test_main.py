@@ -48,3 +48,20 @@ def test_search_then_export_from_the_command_line(tmp_path, monkeypatch, capsys)
         assert (tmp_path / name).is_file()
     assert main(base + ["--objective", "proxy:synflow"]) == 2           # the study's settings are kept
     assert "other settings" in capsys.readouterr().err
+
+
+def test_a_search_refused_for_a_missing_device_leaves_nothing_behind(tmp_path, monkeypatch, capsys):
+    # --device cuda on a CPU machine once bound the study to cuda with trial 0 RUNNING, so the next
+    # run without --device failed until study.db was deleted.
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: --device cuda is valid here")
+    monkeypatch.setattr(archlab.search.space, "load_space", lambda name, check=True: TINY)
+    base = ["tiny_search", "--out", str(tmp_path), "--threads", "1", "--trials", "1"]
+    with pytest.raises(SystemExit) as refused:
+        main(base + ["--device", "cuda"])
+    assert refused.value.code == 2 and "device 'cuda' is not available" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())                             # no study was created
+    assert main(base) == 0
+    assert "1/1 trials" in capsys.readouterr().out

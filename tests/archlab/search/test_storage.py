@@ -115,3 +115,19 @@ def test_file_lock_is_exclusive(tmp_path):
                 fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
     with open(choice.lock_path, "a") as other:
         fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)          # free again
+
+
+def test_a_journal_truncated_by_a_killed_writer_is_repaired_on_resume(tmp_path, capsys):
+    from archlab.search.storage import open_storage, repair_journal, resolve_storage
+
+    choice = resolve_storage(str(tmp_path / "s.journal"), tmp_path, 1)
+    study = optuna.create_study(storage=open_storage(choice), study_name="s")
+    study.optimize(lambda t: t.suggest_float("a", 0, 1), n_trials=3)
+    data = choice.path.read_bytes()
+    choice.path.write_bytes(data[:-20])                      # killed in the middle of the last record
+    study = optuna.load_study(storage=open_storage(choice), study_name="s")
+    assert "dropped an incomplete last record" in capsys.readouterr().err
+    study.optimize(lambda t: t.suggest_float("a", 0, 1), n_trials=2)
+    again = optuna.load_study(storage=open_storage(choice), study_name="s")
+    assert len(again.trials) == 5 and sum(t.state.is_finished() for t in again.trials) >= 4
+    assert repair_journal(choice.path) == 0 and not (tmp_path / "s.journal.lock").exists()
