@@ -87,11 +87,15 @@ TEXT_COLUMNS = ("sample", "spec_hash", "spec_name", "space_params", "proxy_key",
 
 def read_samples(path) -> pd.DataFrame:
     """``samples.csv`` with hashes and keys read as text (a hex digest can look like a number to pandas)."""
-    return pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS}, keep_default_na=True)
+    from archlab.files import read_csv
+
+    return read_csv(path, required=("spec_hash",), dtype={c: str for c in TEXT_COLUMNS}, keep_default_na=True,
+                    remedy="delete it (its architectures are trained again) or write elsewhere with --out")
 
 
 class SamplesFile:
-    """``samples.csv``: one row per architecture, rewritten atomically (tmp file + rename) on every ``put``."""
+    """``samples.csv``: one row per architecture, rewritten atomically under its lock on every ``put``
+    (rows another process wrote meanwhile are kept)."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -102,20 +106,28 @@ class SamplesFile:
         self.rows: dict[str, dict] = {}
 
     def put(self, name: str, row: dict) -> None:
-        """Store ``row``; until :meth:`finish`, earlier rows not yet revisited stay in the file too."""
+        """Store ``row``; until :meth:`finish`, earlier rows not yet revisited, and rows another
+        process wrote meanwhile, stay in the file too."""
         self.rows[name] = row
-        done = {r["spec_hash"] for r in self.rows.values()}
-        self._write(list(self.rows.values()) + [r for h, r in self.cached.items() if h not in done])
+        ours = list(self.rows.values())
+        done = {r["spec_hash"] for r in ours}
+
+        def merge(current):
+            others = [] if current is None else [r for r in current.to_dict("records") if r["spec_hash"] not in done]
+            return pd.DataFrame(ours + others)
+
+        self._write(merge)
 
     def finish(self) -> None:
         """Keep only the rows of this run's sample, in its order."""
-        self._write(list(self.rows.values()))
+        rows = list(self.rows.values())
+        self._write(lambda current: pd.DataFrame(rows))
 
-    def _write(self, rows: list[dict]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        pd.DataFrame(rows).to_csv(tmp, index=False)
-        tmp.replace(self.path)
+    def _write(self, change) -> None:
+        from archlab.files import update_csv
+
+        update_csv(self.path, change, required=("spec_hash",), dtype={c: str for c in TEXT_COLUMNS},
+                   remedy="delete it (its architectures are trained again) or write elsewhere with --out")
 
 
 def _scores(spec: Spec, images, labels, seed: int) -> tuple[dict[str, float], str]:

@@ -6,7 +6,6 @@ temporary name and renamed, so an interrupted save never leaves a half-written c
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
@@ -15,11 +14,9 @@ FORMAT = "archlab-checkpoint-1"
 
 
 def save(path: Path, payload: dict) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"format": FORMAT, **payload}, tmp)
-    os.replace(tmp, path)
+    from archlab.files import atomic_save
+
+    atomic_save(path, lambda tmp: torch.save({"format": FORMAT, **payload}, tmp))
 
 
 def load(path) -> dict:

@@ -119,9 +119,9 @@ def _read_record(out: Path | None):
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=str))
-    tmp.replace(path)
+    from archlab.files import atomic_write
+
+    atomic_write(path, json.dumps(data, indent=1, sort_keys=True, default=str))
 
 
 class _Progress:

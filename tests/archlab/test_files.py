@@ -27,6 +27,22 @@ names = [f"{who}{i}" for i in range(150)]
 for name in names:
     results.put(name, {"variant": name, "writer": who}, names)
 """,
+    "profile report": """
+import sys
+from pathlib import Path
+from archlab.profile.__main__ import _append_csv
+path, who = Path(sys.argv[1]), sys.argv[2]
+for i in range(150):
+    _append_csv(path, {"model": f"{who}{i}", "writer": who, "size": "1x3x8x8"}, {"model": f"{who}{i}"})
+""",
+    "proxy samples": """
+import sys
+from archlab.proxies.correlation import SamplesFile
+path, who = sys.argv[1], sys.argv[2]
+samples = SamplesFile(path)
+for i in range(150):
+    samples.put(f"{who}{i}", {"spec_hash": f"{who}{i}", "writer": who})
+""",
 }
 
 
