@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from blocks.conv import AsymmetricConv, ConvBNAct, positive
+from blocks.conv import AsymmetricConv, ConvBNAct, for_pooled_input, positive
 
 
 def _int_list(value, name: str) -> list[int]:
@@ -36,7 +36,7 @@ class PyramidPooling(nn.Module):
         self.bins = _int_list(bins, "bins")
         positive(reduction, "reduction")
         inter = max(1, in_channels // reduction)
-        self.branches = nn.ModuleList(ConvBNAct(in_channels, inter, 1) for _ in self.bins)
+        self.branches = nn.ModuleList(for_pooled_input(ConvBNAct(in_channels, inter, 1)) for _ in self.bins)
         self.fuse = ConvBNAct(in_channels + inter * len(self.bins), out_channels, 1)
         self.out_channels, self.stride = out_channels, 1
 
@@ -66,7 +66,7 @@ class ASPP(nn.Module):
         rates = _int_list(rates, "rates")
         self.branches = nn.ModuleList([ConvBNAct(in_channels, mid_channels, 1)] +
                                       [ConvBNAct(in_channels, mid_channels, 3, dilation=r) for r in rates])
-        self.image_pool = ConvBNAct(in_channels, mid_channels, 1) if image_pool else None
+        self.image_pool = for_pooled_input(ConvBNAct(in_channels, mid_channels, 1)) if image_pool else None
         count = len(self.branches) + (1 if image_pool else 0)
         self.project = ConvBNAct(mid_channels * count, out_channels, 1)
         self.out_channels, self.stride = out_channels, 1

@@ -27,16 +27,34 @@ def make_act(act: str, channels: int) -> nn.Module:
     raise ValueError(f"act={act!r} is not an activation; valid: {', '.join(ACTIVATIONS)}")
 
 
-class BatchNorm2d(nn.BatchNorm2d):
+class PooledBatchNorm2d(nn.BatchNorm2d):
     """Batch norm that falls back to its running statistics when a training batch has a single
     value per channel (batch 1 after global pooling, as in ASPP's and PPM's pooled branches),
-    where batch statistics do not exist and ``nn.BatchNorm2d`` raises."""
+    where batch statistics do not exist and ``nn.BatchNorm2d`` raises.
+
+    Only the branches that pool to 1x1 use it (:func:`for_pooled_input`); everywhere else archlab
+    uses ``nn.BatchNorm2d`` itself, so counters that match modules by exact type (thop, ptflops)
+    count archlab's networks as they count the authors'.
+    """
 
     def forward(self, x):
         if self.training and x.shape[0] * x.shape[2] * x.shape[3] == 1:
             return nn.functional.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
                                             False, 0.0, self.eps)
         return super().forward(x)
+
+
+def for_pooled_input(module: nn.Module) -> nn.Module:
+    """Make every ``nn.BatchNorm2d`` inside ``module`` a :class:`PooledBatchNorm2d` (same state,
+    no new parameters), for a branch that sees globally pooled 1x1 maps; returns ``module``."""
+    for child in module.modules():
+        if type(child) is nn.BatchNorm2d:
+            child.__class__ = PooledBatchNorm2d
+    return module
+
+
+#: Plain batch norm, the authors' choice everywhere; kept as a name for the blocks that import it.
+BatchNorm2d = nn.BatchNorm2d
 
 
 def pair(value, name: str) -> tuple[int, int]:
@@ -86,7 +104,7 @@ class ConvBNAct(nn.Sequential):
         conv = nn.Conv2d(in_channels, out_channels, (kh, kw), stride=stride,
                          padding=(dh * (kh - 1) // 2, dw * (kw - 1) // 2), dilation=(dh, dw), groups=groups,
                          bias=not norm)
-        layers = [conv] + ([BatchNorm2d(out_channels)] if norm else []) + [make_act(act, out_channels)]
+        layers = [conv] + ([nn.BatchNorm2d(out_channels)] if norm else []) + [make_act(act, out_channels)]
         super().__init__(*layers)
         self.out_channels = out_channels
         self.stride = stride

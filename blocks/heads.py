@@ -6,14 +6,18 @@ from torch import nn
 from blocks.conv import ConvBNAct, DepthwiseSeparableConv, positive
 
 
-class Classifier(nn.Conv2d):
-    """A 1x1 convolution to the class scores (with bias unless ``bias=False``, as FANet's head)."""
+class Classifier(nn.Sequential):
+    """A 1x1 convolution to the class scores (with bias unless ``bias=False``, as FANet's head).
+
+    A container around a plain ``nn.Conv2d`` (not a subclass of it), so counters that match
+    modules by exact type (thop, ptflops) see the convolution as they do in the authors' code.
+    """
 
     paper = "per-pixel linear classifier (Long et al., FCN, CVPR 2015)"
 
     def __init__(self, in_channels: int, num_classes: int = 19, bias: bool = True):
         positive(num_classes, "num_classes")
-        super().__init__(in_channels, num_classes, 1, bias=bias)
+        super().__init__(nn.Conv2d(in_channels, num_classes, 1, bias=bias))
         self.out_channels, self.stride = num_classes, 1
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from blocks.conv import ACTIVATIONS, ConvBNAct, DepthwiseSeparableConv, make_act, positive
+from blocks.conv import ACTIVATIONS, ConvBNAct, DepthwiseSeparableConv, for_pooled_input, make_act, positive
 
 
 class XceptionBlock(nn.Module):
@@ -100,7 +100,7 @@ class FCAttention(nn.Module):
             raise ValueError(f"sigmoid={sigmoid!r} must be true or false")
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(in_channels, fc_dim)
-        self.conv = ConvBNAct(fc_dim, in_channels, 1, act=act)
+        self.conv = for_pooled_input(ConvBNAct(fc_dim, in_channels, 1, act=act))
         self.gate = nn.Sigmoid() if sigmoid else nn.Identity()
         self.out_channels, self.stride = in_channels, 1
 

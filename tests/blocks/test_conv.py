@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from blocks.conv import AsymmetricConv, BatchNorm2d, ConvBNAct, DepthwiseSeparableConv
+from blocks.conv import AsymmetricConv, ConvBNAct, DepthwiseSeparableConv, PooledBatchNorm2d
 
 
 def nparams(m):
@@ -39,8 +39,18 @@ def test_dilated_asymmetric_conv_keeps_size_and_has_3k_weights(dilation):
     assert m[0][0].dilation == (dilation, 1) and m[1][0].dilation == (1, dilation)
 
 
-def test_batchnorm_falls_back_to_running_stats_on_single_values():
-    bn = BatchNorm2d(4).train()
+def test_pooled_batchnorm_falls_back_to_running_stats_on_single_values():
+    bn = PooledBatchNorm2d(4).train()
     x = torch.randn(1, 4, 1, 1)
     assert torch.allclose(bn(x), x / (1 + bn.eps) ** 0.5, atol=1e-6)
     assert bn(torch.randn(2, 4, 3, 3)).shape == (2, 4, 3, 3)
+
+
+def test_only_pooled_branches_use_the_fallback_and_train_at_batch_1():
+    # Everywhere else archlab's BN is nn.BatchNorm2d itself, as in the authors' code, so counters
+    # that match exact types (thop, ptflops) count it; the pooled branches still train at batch 1.
+    from blocks.context import ASPP, PyramidPooling
+
+    assert type(ConvBNAct(4, 4)[1]) is torch.nn.BatchNorm2d
+    for block in (ASPP(8, mid_channels=8), PyramidPooling(8)):
+        block.train()(torch.randn(1, 8, 6, 6)).sum().backward()
