@@ -252,14 +252,15 @@ def compare(model_or_name, reference_module, input_size=(1, 3, 1024, 2048), *, l
             latency_size=(1, 3, 512, 1024), threads: int | None = None, rounds: int = 10, forwards: int = 5,
             warmup: int = 3, device: str = "cpu", reference_path=(), reference_kwargs: dict | None = None,
             num_classes: int = 19, allow_shape_mismatch: bool = False, weights_check: bool = True,
-            command: str | None = None, progress=None) -> ParityResult:
+            command: str | None = None, reference_source: str | None = None, progress=None) -> ParityResult:
     """Compare archlab's ``model_or_name`` with ``reference_module`` (an ``nn.Module`` or
     ``"PKG.MODULE:FACTORY"``, imported with ``reference_path`` on ``sys.path`` and called with
     ``reference_kwargs``). Counts, the structural diff and the output checks at ``input_size``;
     ``latency`` at ``latency_size`` on ``device``: ``rounds`` interleaved rounds of ``forwards``
     forwards per side after ``warmup``, at ``threads`` CPU threads. A reference whose main output
     has another shape than archlab's is an error unless ``allow_shape_mismatch``. ``progress(text)``
-    is told what runs next. Every failure a user can cause is a :class:`ParityError`.
+    is told what runs next. ``reference_source`` says where the reference code came from (kept
+    in the settings and the report). Every failure a user can cause is a :class:`ParityError`.
     """
     say = progress or (lambda text: None)
     size = _normalise(input_size, "input_size")
@@ -324,7 +325,8 @@ def compare(model_or_name, reference_module, input_size=(1, 3, 1024, 2048), *, l
                 "threads": paired.threads if paired else torch.get_num_threads(),
                 "rounds": rounds if latency else None, "forwards_per_round": forwards if latency else None,
                 "warmup": warmup if latency else None, "reference_kwargs": reference_kwargs or {},
-                "reference_path": [str(p) for p in reference_path], "command": command}
+                "reference_path": [str(p) for p in reference_path], "command": command,
+                "reference_source": reference_source}
     return ParityResult(model=name, reference=ref_name, input_size=size, params=(ta.params_total, tb.params_total),
                         counts=(counts_a, counts_b), count_errors=(error_a, error_b),
                         output_shapes=(shape_a, shape_b),

@@ -19,6 +19,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from archlab import cli
+
 PROG = "python -m archlab.parity"
 
 
@@ -28,30 +30,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):
         sys.stderr.write(f"{PROG}: error: {message} (see --help)\n")
         raise SystemExit(2)
-
-
-def _size():
-    def parse(text: str) -> tuple[int, int]:
-        try:
-            h, w = (int(v) for v in text.lower().split("x"))
-            if h < 1 or w < 1:
-                raise ValueError
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r}: expected HxW with positive integers, e.g. 1024x2048") from None
-        return h, w
-    return parse
-
-
-def _positive(minimum: int = 1):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-            if value < minimum:
-                raise ValueError
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r}: expected an integer >= {minimum}") from None
-        return value
-    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,24 +42,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="directory put at the front of sys.path for the import (repeatable)")
     p.add_argument("--reference-kwargs", metavar="JSON",
                    help="keyword arguments for FACTORY, e.g. '{\"n_classes\": 19}'")
-    p.add_argument("--num-classes", type=_positive(), default=19,
+    p.add_argument("--num-classes", type=cli.positive_int, default=19,
                    help="classes of archlab's zoo model (default 19)")
-    p.add_argument("--size", type=_size(), default=(1024, 2048),
+    p.add_argument("--size", type=cli.parse_size, default=(1024, 2048),
                    help="input HxW for counts, the structural diff and the output check (default 1024x2048)")
-    p.add_argument("--latency-size", type=_size(), default=(512, 1024),
+    p.add_argument("--latency-size", type=cli.parse_size, default=(512, 1024),
                    help="input HxW for latency (default 512x1024)")
-    p.add_argument("--threads", type=_positive(), help="CPU threads for timing (default: torch's setting)")
-    p.add_argument("--rounds", type=_positive(), default=10, help="interleaved timing rounds (default 10)")
-    p.add_argument("--forwards", type=_positive(), default=5,
+    p.add_argument("--threads", type=cli.threads, help="CPU threads for timing (default: torch's setting)")
+    p.add_argument("--rounds", type=cli.positive_int, default=10, help="interleaved timing rounds (default 10)")
+    p.add_argument("--forwards", type=cli.positive_int, default=5,
                    help="timed forwards per side per round; a round's figure is their median (default 5)")
-    p.add_argument("--warmup", type=_positive(0), default=3, help="untimed forwards per side (default 3)")
-    p.add_argument("--device", default="cpu", help="device for latency only: cpu, cuda or cuda:N (default cpu)")
+    p.add_argument("--warmup", type=cli.non_negative_int, default=3, help="untimed forwards per side (default 3)")
+    p.add_argument("--device", type=cli.device, default="cpu", help="device for latency only: cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--no-latency", action="store_true", help="counts and structure only")
     p.add_argument("--no-weights-check", action="store_true",
                    help="skip running both with archlab's weights when the structures are identical")
     p.add_argument("--allow-shape-mismatch", action="store_true",
                    help="compare even when the outputs' shapes differ (otherwise an error)")
-    p.add_argument("--markdown", type=Path, metavar="PATH", help="write (upsert) this model's section into PATH")
+    p.add_argument("--reference-source", metavar="TEXT",
+                   help="where the reference code came from (repository, commit, how it was checked out), "
+                        "written into the report's section")
+    p.add_argument("--markdown", type=cli.writable_file("--markdown"), metavar="PATH", help="write (upsert) this model's section into PATH")
     p.add_argument("--json", action="store_true", help="print everything as JSON instead of the text report")
     return p
 
@@ -107,7 +88,7 @@ def main(argv=None) -> int:
                          forwards=args.forwards, warmup=args.warmup, device=args.device,
                          reference_path=args.reference_path, reference_kwargs=kwargs, num_classes=args.num_classes,
                          allow_shape_mismatch=args.allow_shape_mismatch, weights_check=not args.no_weights_check,
-                         command=command, progress=progress)
+                         command=command, reference_source=args.reference_source, progress=progress)
         if args.markdown:
             try:
                 upsert(args.markdown, result)

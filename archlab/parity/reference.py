@@ -16,6 +16,8 @@ from pathlib import Path
 
 from torch import nn
 
+from archlab.errors import ArchlabError
+
 # How each argument is called in the Python API and on the command line.
 CLI_NAMES = {"model_or_name": "MODEL", "reference_module": "--reference", "reference_path": "--reference-path",
              "reference_kwargs": "--reference-kwargs", "input_size": "--size", "latency_size": "--latency-size",
@@ -25,7 +27,7 @@ _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _EXAMPLE = "e.g. my_models.fast_scnn:build with --reference-path DIR holding my_models/"
 
 
-class ParityError(ValueError):
+class ParityError(ArchlabError):
     """A parity request that cannot be honoured: names the argument, its value and what is valid.
 
     ``argument`` is the Python parameter name (``reference_module``, ``input_size``, ...);

@@ -63,6 +63,8 @@ def section(result) -> str:
     lines = [begin, f"## {result.model} — reference `{result.reference}`", ""]
     if s.get("command"):
         lines += ["```bash", s["command"], "```", ""]
+    if s.get("reference_source"):
+        lines += [f"Reference code: {s['reference_source']}", ""]
     where = (f"Counts, structure and output check at {size} (CPU, fp32, batch 1, eval mode); "
              f"reference kwargs `{s.get('reference_kwargs') or {}}`. ")
     if result.latency is not None:
