@@ -175,6 +175,19 @@ def _check_forward(spec: Spec, model: "GraphModel", size):
     model.run(x, check=True)
 
 
+def _last_readers(order: list[str], inputs: dict[str, list[tuple[str, int]]], output: str) -> dict[str, list[str]]:
+    """For each node, the sources (nodes, or the input) whose last reader it is; never ``output``."""
+    last = {}
+    for node_id in order:
+        for src, _ in inputs[node_id]:
+            last[src] = node_id
+    release = {node_id: [] for node_id in order}
+    for src, node_id in last.items():
+        if src != output:
+            release[node_id].append(src)
+    return release
+
+
 class GraphModel(nn.Module):
     """An ``nn.Module`` built from a spec: one child module per node, run in topological order.
 
@@ -188,6 +201,7 @@ class GraphModel(nn.Module):
         self.shapes = shapes
         self.order = [n.id for n in order]
         self._inputs = {n.id: [parse_ref(r) for r in n.inputs] for n in order}
+        self._release = _last_readers(self.order, self._inputs, spec.output)
         self.nodes = nn.ModuleDict()
         with torch.device(device) if device is not None else contextlib.nullcontext():
             for node in order:
@@ -196,7 +210,11 @@ class GraphModel(nn.Module):
         self.out_channels = output.out_channels[0]
 
     def run(self, x: torch.Tensor, check: bool = False, keep: bool = False):
-        """Run the graph; ``check`` wraps failures per node, ``keep`` returns every node's output."""
+        """Run the graph; ``check`` wraps failures per node, ``keep`` returns every node's output.
+
+        Without ``keep``, each node's output is released as soon as its last reader has run, as a
+        hand-written forward's locals are, so peak memory is the network's, not the sum of every
+        feature map."""
         env = {INPUT: x}
         for node_id in self.order:
             args = [env[src] if not isinstance(env[src], (tuple, list)) else env[src][k]
@@ -218,6 +236,9 @@ class GraphModel(nn.Module):
             else:
                 out = self.nodes[node_id](*args)
             env[node_id] = out
+            if not keep:  # drop what no later node reads: memory as a hand-written forward's
+                for src in self._release[node_id]:
+                    del env[src]
         result = env[self.spec.output]
         if isinstance(result, (tuple, list)):
             result = result[0]

@@ -133,3 +133,18 @@ def test_a_profiler_around_the_first_forward_records_no_meta_tensor():
         model(torch.randn(1, 3, 64, 128))
     convs = [e for e in prof.events() if e.name == "aten::conv2d"]
     assert len(convs) == sum(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+
+
+def test_outputs_are_released_after_their_last_reader():
+    import weakref
+
+    spec = spec_of(Node("a", "conv_bn_act", {"out_channels": 4}), Node("b", "conv_bn_act", {"out_channels": 4}, ["a"]),
+                   Node("c", "conv_bn_act", {"out_channels": 4}, ["b"]))
+    model = archlab.build(spec).eval()
+    seen = {}
+    model.nodes["b"].register_forward_pre_hook(lambda m, args: seen.update(a=weakref.ref(args[0])))
+    model.nodes["c"].register_forward_pre_hook(lambda m, args: seen.update(a_alive_at_c=seen["a"]() is not None))
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, 16, 16))
+    assert seen["a_alive_at_c"] is False and out.shape == (1, 4, 16, 16)   # b was a's last reader
+    assert set(model.run(torch.randn(1, 3, 16, 16), keep=True)) == {"input", "a", "b", "c"}
