@@ -7,6 +7,9 @@ DFANet's backbone) and the dilated asymmetric pair (3,1)+(1,3) of FASSD-Net's DA
 """
 from __future__ import annotations
 
+import functools
+
+import torch
 from torch import nn
 
 ACTIVATIONS = ("relu", "relu6", "prelu", "leaky_relu", "none")
@@ -71,6 +74,33 @@ def positive(value, name: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name}={value!r} must be a positive integer")
     return value
+
+
+def _nchw_on_cpu(x) -> bool:
+    return (isinstance(x, torch.Tensor) and x.device.type == "cpu" and x.dim() == 4 and x.is_contiguous()
+            and not x.is_contiguous(memory_format=torch.channels_last))
+
+
+def cpu_channels_last(forward):
+    """Decorate a block's ``forward`` to compute in channels-last memory format on the CPU.
+
+    NCHW inputs on the CPU are copied to channels-last, the block runs, and its output(s) come
+    back NCHW: the same values up to float rounding (order of accumulation), but PyTorch's CPU
+    convolutions (oneDNN; depthwise ones above all) and max pooling are much faster on
+    channels-last tensors than on NCHW ones. Inputs already channels-last (a channels-last
+    deploy), on another device or on ``meta`` pass through untouched.
+    """
+
+    @functools.wraps(forward)
+    def wrapper(self, *xs, **kwargs):
+        if not xs or not all(_nchw_on_cpu(x) for x in xs):
+            return forward(self, *xs, **kwargs)
+        out = forward(self, *(x.contiguous(memory_format=torch.channels_last) for x in xs), **kwargs)
+        if isinstance(out, tuple):
+            return tuple(o.contiguous() for o in out)
+        return out.contiguous()
+
+    return wrapper
 
 
 class ConvBNAct(nn.Sequential):

@@ -69,8 +69,9 @@ class HarDBlock(nn.Module):
 class HarDNetStem(nn.Sequential):
     """FC-HarDNet's stem: four 3x3 conv-BN-ReLU, 3→16→24→32→48, strides 2,1,2,1 (output 1/4).
 
-    FASSD-Net-L1 gives the first conv stride 3 and L2 also the second stride 2
-    (Rosas-Arias et al., ICPR 2020, Sec. IV-D).
+    FASSD-Net-L1 gives the first conv stride 3 (3,1,2,1: 1/6), L2 the second and third convs
+    stride 2 (2,2,2,1: 1/8) (Rosas-Arias et al., ICPR 2020, Sec. IV-D; the authors' FASSDNetL1.py
+    and FASSDNetL2.py).
     """
 
     paper = "FC-HarDNet (Chao et al., ICCV 2019), Sec. 4.3; FASSD-Net lite variants, Sec. IV-D"

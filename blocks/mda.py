@@ -17,9 +17,12 @@ class MDA(nn.Module):
     BN+PReLU → 1x1 conv n/2→n (no BN, no act) → + input.
 
     FASSD-Net (ICPR 2020), Sec. III-C; dilation 8, 4, 2 at the 1/16, 1/8, 1/4 decoder stages.
+    Every BN has eps 1e-3, as the authors' code (its BNPReLU, after DABNet's), so that their
+    weights give their outputs.
     """
 
     paper = "FASSD-Net (Rosas-Arias et al., ICPR 2020), Sec. III-C"
+    bn_eps = 1e-3
 
     def __init__(self, in_channels: int, dilation: int = 2):
         super().__init__()
@@ -33,6 +36,9 @@ class MDA(nn.Module):
         self.dilated = AsymmetricConv(half, half, 3, dilation=dilation, act="prelu")
         self.post = nn.Sequential(nn.BatchNorm2d(half), nn.PReLU(half))
         self.expand = nn.Conv2d(half, in_channels, 1, bias=False)
+        for module in self.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.eps = self.bn_eps
         self.out_channels, self.stride = in_channels, 1
 
     def forward(self, x):

@@ -37,13 +37,14 @@ def fanet(name: str, depths, num_classes: int = 19) -> Spec:
         nodes.append(Node(f"stage{i}", "resnet_stage",
                           {"out_channels": width, "num_blocks": depth, "stride": 2, "act": ACT}, [prev],
                           tags={"cascade": "stage"}))
-        nodes.append(Node(f"att{i}", "fast_attention", {"key_channels": 32, "act": ACT}, [f"stage{i}"]))
         prev = f"stage{i}"
-    # top-down fusion: stage 3 gives (up, smooth), stages 4 and 2 only up (stage 4's smooth feeds the
-    # training-only auxiliary head), stage 1 only smooth; each "up" goes to the next finer stage's
-    # width (written out, so that the width knob keeps the two equal)
+    # top-down, from the coarsest stage (the authors' order of execution too): fast attention on the
+    # stage, then the fusion. Stage 3 gives (up, smooth), stages 4 and 2 only up (stage 4's smooth
+    # feeds the training-only auxiliary head), stage 1 only smooth; each "up" goes to the next finer
+    # stage's width (written out, so that the width knob keeps the two equal)
     flags = {4: (True, False), 3: (True, True), 2: (True, False), 1: (False, True)}
     for i in (4, 3, 2, 1):
+        nodes.append(Node(f"att{i}", "fast_attention", {"key_channels": 32, "act": ACT}, [f"stage{i}"]))
         up, smooth = flags[i]
         args = {"up": up, "smooth": smooth, "smooth_channels": SMOOTH, "act": ACT}
         if up:

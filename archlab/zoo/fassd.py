@@ -75,6 +75,11 @@ def fassd_net(num_classes: int = 19) -> Spec:
 @register_model("fassd_net_l1", paper="Rosas-Arias et al., FASSD-Net, ICPR 2020, Sec. IV-D",
                 published={"params_M": 2.85, "note": "same parameters as FASSD-Net; first conv stride 3"})
 def fassd_net_l1(num_classes: int = 19) -> Spec:
+    """FASSD-Net with the first stem conv at stride 3 (stem at 1/6), as the authors' FASSDNetL1.py.
+
+    Declares ``input_multiple=32``: the strict stride (48) does not divide 1024x2048, but the
+    decoder resizes to each skip's exact size, so any side that is a multiple of 32 runs.
+    """
     return hardnet_segmenter("fassd_net_l1", num_classes, encoder_stages=HARDNET70_STAGES[:4],
                              stem_strides=(3, 1, 2, 1), input_multiple=32)
 
@@ -83,8 +88,14 @@ def fassd_net_l1(num_classes: int = 19) -> Spec:
                 published={"fps": 133.1, "miou_pct": 74.1, "miou_split": "cityscapes val",
                            "fps_input": "1024x2048", "fps_device": "GTX 1080Ti, fp32, batch 1"})
 def fassd_net_l2(num_classes: int = 19) -> Spec:
+    """FASSD-Net with stem strides 2, 2, 2, 1 (stem at 1/8, DAPF at 1/64) and every decoder HarD
+    block replaced by a 3x3 conv-BN-ReLU to 64 channels, as the authors' FASSDNetL2.py.
+
+    Declares ``input_multiple=32`` (as L1): the decoder resizes to each skip's exact size, so
+    sides that are multiples of 32 run although the strict stride is 64.
+    """
     return hardnet_segmenter("fassd_net_l2", num_classes, encoder_stages=HARDNET70_STAGES[:4],
-                             stem_strides=(3, 2, 2, 1), decoder="conv", input_multiple=32)
+                             stem_strides=(2, 2, 2, 1), decoder="conv", input_multiple=32)
 
 
 @register_model("fc_hardnet70", paper="Chao et al., HarDNet, ICCV 2019 (FC-HarDNet-70)",

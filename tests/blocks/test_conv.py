@@ -54,3 +54,27 @@ def test_only_pooled_branches_use_the_fallback_and_train_at_batch_1():
     assert type(ConvBNAct(4, 4)[1]) is torch.nn.BatchNorm2d
     for block in (ASPP(8, mid_channels=8), PyramidPooling(8)):
         block.train()(torch.randn(1, 8, 6, 6)).sum().backward()
+
+
+def test_cpu_channels_last_computes_in_channels_last_and_returns_the_input_format():
+    from blocks.conv import cpu_channels_last
+
+    seen = []
+
+    class Probe(torch.nn.Module):
+        @cpu_channels_last
+        def forward(self, a, b):
+            seen.append((a.is_contiguous(memory_format=torch.channels_last), b.is_contiguous(memory_format=torch.channels_last)))
+            return a + 1, b * 2
+
+    probe = Probe()
+    a, b = torch.randn(1, 4, 6, 8), torch.randn(1, 4, 3, 4)
+    out = probe(a, b)
+    assert seen[-1] == (True, True)
+    assert all(o.is_contiguous() for o in out)
+    assert torch.equal(out[0], a + 1) and torch.equal(out[1], b * 2)
+    # channels-last inputs (a channels-last deploy) and meta tensors pass through as they are
+    cl = probe(a.contiguous(memory_format=torch.channels_last), b.contiguous(memory_format=torch.channels_last))
+    assert cl[0].is_contiguous(memory_format=torch.channels_last)
+    probe(torch.empty(1, 4, 6, 8, device="meta"), torch.empty(1, 4, 3, 4, device="meta"))
+    assert seen[-1] == (False, False)

@@ -31,3 +31,30 @@ def test_ffm_upsamples_low_branch_and_checks_depthwise_width():
     assert FeatureFusion((64, 128), 128, dilation=4).low[0][0].dilation == (4, 4)
     with pytest.raises(ValueError, match="multiple of 128"):
         FeatureFusion((64, 128), 96)
+
+
+def test_ffm_bias_option_adds_one_bias_per_output_channel_to_each_1x1_conv():
+    plain, biased = FeatureFusion((64, 128), 128), FeatureFusion((64, 128), 128, bias=True)
+    assert nparams(biased) == nparams(plain) + 2 * 128
+    assert plain.high[0].bias is None and biased.high[0].bias is not None and biased.low[1][0].bias is not None
+    with pytest.raises(ValueError, match="bias"):
+        FeatureFusion((64, 128), 128, bias=1)
+
+
+def test_blocks_give_the_nchw_values_and_format():
+    # computed channels-last on the CPU (much faster depthwise convs); same values up to rounding
+    from torch import nn
+
+    torch.manual_seed(0)
+    ltd, stage = LearningToDownsample(3).eval(), InvertedResidualStage(64, 64, 2, 2).eval()
+    ffm = FeatureFusion((64, 128), 128, bias=True).eval()
+    x = torch.randn(1, 3, 64, 128)
+    with torch.no_grad():
+        h = ltd(x)
+        assert h.is_contiguous() and torch.equal(h, nn.Sequential.forward(ltd, x))
+        s = stage(h)
+        assert s.is_contiguous() and torch.allclose(s, nn.Sequential.forward(stage, h), rtol=1e-5, atol=1e-6)
+        low = torch.randn(1, 128, 2, 4)
+        f = ffm(h, low)
+        plain = FeatureFusion.forward.__wrapped__(ffm, h, low)
+        assert f.is_contiguous() and torch.allclose(f, plain, rtol=1e-5, atol=1e-6)

@@ -39,5 +39,6 @@ def test_stage_has_pooled_output_and_skip():
 
 def test_stem_strides_multiply():
     assert HarDNetStem(3).stride == 4
-    assert HarDNetStem(3, strides=[3, 2, 2, 1]).stride == 12
+    assert HarDNetStem(3, strides=[3, 1, 2, 1]).stride == 6  # FASSD-Net-L1
+    assert HarDNetStem(3, strides=[2, 2, 2, 1]).stride == 8  # FASSD-Net-L2
     assert HarDNetStem(3)(torch.randn(1, 3, 64, 64)).shape == (1, 48, 16, 16)

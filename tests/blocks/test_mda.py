@@ -35,3 +35,9 @@ def test_mda_dilation_is_on_the_asymmetric_branch():
     assert m.dilated[0][0].dilation == (4, 1) and m.dilated[1][0].dilation == (1, 4)
     with pytest.raises(ValueError, match="dilation"):
         MDA(16, dilation=0)
+
+
+def test_mda_batch_norms_use_the_authors_eps():
+    # FASSD-Net's code builds every MDA BN as BatchNorm2d(n, eps=1e-3) (its BNPReLU)
+    bns = [m for m in MDA(16).modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(bns) == 6 and all(m.eps == 1e-3 for m in bns)

@@ -95,3 +95,13 @@ def test_registered_with_knob_arguments():
     assert stage.cls.channel_args == {"channels": 4} and stage.cls.depth_args == ("num_blocks",)
     for name in ("ndnet_stem", "narrow_bottleneck", "ndnet_stage", "ndnet_sep_conv"):
         assert "NDNet" in get_block(name).paper
+
+
+def test_stage_gives_the_nchw_values_and_format():
+    # computed channels-last on the CPU (much faster depthwise convs); same values up to rounding
+    torch.manual_seed(0)
+    stage = NDNetStage(8, 16, 3, stride=2).eval()
+    x = torch.randn(1, 8, 32, 64)
+    with torch.no_grad():
+        y = stage(x)
+        assert y.is_contiguous() and torch.allclose(y, nn.Sequential.forward(stage, x), rtol=1e-5, atol=1e-6)

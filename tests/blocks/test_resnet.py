@@ -88,3 +88,16 @@ def test_blocks_are_registered():
     assert get_block("resnet_stage").cls is ResNetStage
     assert ResNetStage.depth_args == ("num_blocks",) and "out_channels" in ResNetStage.channel_args
     assert get_block("resnet_stem").cls is ResNetStem and get_block("basic_block").cls is BasicBlock
+
+
+def test_stem_gives_the_nchw_values_and_format():
+    # it computes channels-last on the CPU (a much faster max pool); the values are exactly those
+    # of the plain NCHW computation, and the output is NCHW again
+    torch.manual_seed(0)
+    stem = ResNetStem(3, 16, act="leaky_relu").eval()
+    x = torch.randn(1, 3, 64, 128)
+    with torch.no_grad():
+        y = stem(x)
+        assert y.is_contiguous() and torch.equal(y, nn.Sequential.forward(stem, x))
+        cl = stem(x.contiguous(memory_format=torch.channels_last))  # a channels-last deploy stays so
+        assert cl.is_contiguous(memory_format=torch.channels_last) and torch.equal(cl, y)

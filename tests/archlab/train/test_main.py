@@ -1,6 +1,8 @@
 """``python -m archlab.train`` end to end, and its errors."""
 import json
 
+import pytest
+
 from archlab.data.trees import write_camvid_tree
 from archlab.train.__main__ import main
 
@@ -32,8 +34,9 @@ def test_cli_errors_are_one_line_naming_the_problem(tmp_path, capsys):
     assert str(tmp_path / "nowhere") in capsys.readouterr().err
     assert main(["fast_scn"]) == 2
     assert "Did you mean 'fast_scnn'" in capsys.readouterr().err
-    assert main(["small_rf_cnn", "--lr", "-1"]) == 2
-    assert "lr=-1.0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:
+        main(["small_rf_cnn", "--lr", "-1"])
+    assert refused.value.code == 2 and "argument --lr: '-1' must be a finite number above 0" in capsys.readouterr().err
 
 
 def test_cli_data_cache_keeps_rendered_scenes_and_changes_nothing(tmp_path, capsys):

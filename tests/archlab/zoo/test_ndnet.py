@@ -4,10 +4,13 @@ import torch
 import archlab
 from archlab import transforms
 from archlab.graph import infer_shapes
+from archlab.profile.counters import fvcore_macs
 from archlab.zoo import model_entry
 from archlab.zoo.ndnet import CONFIGS
 
-# Pinned: exact parameter counts (BN affine included) of each spec at 19 classes.
+# Pinned: exact parameter counts (BN affine included) of each spec at 19 classes. ndnet45_ende's
+# equals the authors' NDNet_ende(19) (Seg_NDNet/NDNet_ende.py; 502,622 summed over its parameters)
+# less its training-only auxiliary head (aux_seg, 20,243): see test_ende_forward_shape_and_structure.
 PINNED = {"ndnet29": 492_016, "ndnet45": 379_896, "ndnet61": 292_096, "ndnet29w": 3_308_216,
           "ndnet45_ende": 482_379}
 
@@ -71,6 +74,17 @@ def test_ende_forward_shape_and_structure():
     assert sep_head(128, 128) == 20_243
     assert nparams(model) + sep_head(128, 128) == 502_622
     assert model_entry("ndnet45_ende").published["params_M_authors_code"] == round(502_622 / 1e6, 3)
+
+
+def test_ende_macs_equal_the_authors_code():
+    """The authors' NDNet_ende (github.com/zgyang-hnu/NDNet, Seg_NDNet/NDNet_ende.py with backbone/,
+    NDNet_ende(19), eval, without the log_softmax its inference forward ends in) counted with fvcore's
+    FlopCountAnalysis(...).total() at 1x3x1024x2048: 7,053,246,464, the same as ours; their own
+    counter (flops/flops_counter.py) gives 6,921,748,480 for both networks (their "6.92 GMac").
+    Every operator is linear in the pixel count, so 128x256 is 1/64 of it."""
+    model = archlab.create_model("ndnet45_ende").eval()
+    assert 64 * fvcore_macs(model, (1, 3, 128, 256)) == 7_053_246_464
+    assert model_entry("ndnet45_ende").published["gmacs"] == round(6_921_748_480 / 1e9, 2)
 
 
 def test_cascade_of_ndnet45_builds_and_runs():

@@ -21,7 +21,7 @@ def test_blocks_listing(capsys):
 def test_bad_size_and_model_are_clear_errors(capsys):
     with pytest.raises(SystemExit):
         main(["--size", "abc"])
-    assert "expected HxW" in capsys.readouterr().err
+    assert "argument --size: 'abc' is not HxW" in capsys.readouterr().err
     assert main(["fasd_net", "--no-macs"]) == 2
     assert "Did you mean 'fassd_net'" in capsys.readouterr().out
     assert main(["dfanet_a", "--size", "100x100"]) == 2
