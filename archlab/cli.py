@@ -145,24 +145,23 @@ def check_writable(path, *, kind: str = "file", option: str = "--out") -> Path:
     return path
 
 
-def writable_file(option: str):
-    """argparse type factory: an output file path that can be written (checked before any work)."""
+def _writable(option: str, kind: str):
     def check(text: str) -> Path:
         try:
-            return check_writable(text, kind="file", option=option)
+            return check_writable(text, kind=kind, option=option)
         except ArgumentError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
     return check
+
+
+def writable_file(option: str):
+    """argparse type factory: an output file path that can be written (checked before any work)."""
+    return _writable(option, "file")
 
 
 def writable_dir(option: str):
     """argparse type factory: an output folder that exists writable or can be created."""
-    def check(text: str) -> Path:
-        try:
-            return check_writable(text, kind="dir", option=option)
-        except ArgumentError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-    return check
+    return _writable(option, "dir")
 
 
 def run(main, argv=None) -> int:
