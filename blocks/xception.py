@@ -24,6 +24,11 @@ class XceptionBlock(nn.Module):
     Each separable conv is depthwise-BN-act then pointwise-BN-act (``blocks.conv``); the third
     one's pointwise output is linear so that the activation comes after the residual sum, the
     post-activation form of Xception's ReLU-SepConv-BN units (same parameters either way).
+
+    The residual branch's last batch norm starts with zero scale, so every block is its shortcut at
+    initialisation (Goyal et al., "Accurate, Large Minibatch SGD", 2017, Sec. 5.1). DFANet starts
+    from ImageNet weights; from scratch, its three cascaded backbones (42 blocks) otherwise reach
+    gradient norms of about 1e10 at the first step and training diverges.
     """
 
     paper = "DFANet (Li et al., CVPR 2019), Sec. 3.1, Table 1; Xception (Chollet, CVPR 2017), Fig. 5"
@@ -44,6 +49,8 @@ class XceptionBlock(nn.Module):
             DepthwiseSeparableConv(mid, mid, act=act),
             DepthwiseSeparableConv(mid, out_channels, stride=stride, act=act, pointwise_act="none"),
         )
+        last_norm = [m for m in self.body.modules() if isinstance(m, nn.BatchNorm2d)][-1]
+        nn.init.zeros_(last_norm.weight)
         if stride == 1 and in_channels == out_channels:
             self.shortcut = nn.Identity()
         else:

@@ -101,3 +101,23 @@ def test_fc_attention_scales_each_channel_by_one_factor(sigmoid):
 def test_fc_attention_trains_on_batch_of_one():
     m = FCAttention(16, fc_dim=20).train()
     assert m(torch.randn(1, 16, 4, 4)).shape == (1, 16, 4, 4)
+
+
+def test_xception_block_is_its_shortcut_at_initialisation():
+    torch.manual_seed(0)
+    block = XceptionBlock(16, 16).eval()
+    x = torch.randn(2, 16, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(block(x), torch.relu(x))
+
+
+@pytest.mark.parametrize("name", ["dfanet_a", "dfanet_b"])
+def test_cascaded_dfanet_gradients_stay_bounded_at_initialisation(name):
+    # Without the zero-initialised residual norms the three cascaded backbones reach ~1e10.
+    import archlab
+    torch.manual_seed(0)
+    model = archlab.create_model(name, num_classes=5).train()
+    x, target = torch.randn(2, 3, 128, 256), torch.randint(0, 5, (2, 128, 256))
+    torch.nn.functional.cross_entropy(model(x), target).backward()
+    norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in model.parameters()]))
+    assert norm < 1e3
