@@ -208,10 +208,11 @@ def cascade(spec: Spec, copies: int = 3, tag: str = "cascade") -> Spec:
     for node in spec.nodes:
         if node.id in chain_ids:
             continue
-        refs = []
+        refs, first_ref = [], []  # first_ref[i]: where old input i (its first copy) now sits
         variadic = get_block(node.block, node=node.id).num_inputs is None
         for ref in node.inputs:
             src, k = parse_ref(ref)
+            first_ref.append(len(refs))
             if src in chain_ids:
                 suffix = "" if k == 0 else f":{k}"
                 if variadic:
@@ -220,7 +221,10 @@ def cascade(spec: Spec, copies: int = 3, tag: str = "cascade") -> Spec:
                     refs.append(cid(src, copies - 1) + suffix)
             else:
                 refs.append(ref)
-        new_nodes.append(node.with_(inputs=tuple(refs)))
+        args = node.args
+        if variadic and isinstance(args.get("size_from"), int) and 0 <= args["size_from"] < len(first_ref):
+            args = {**args, "size_from": first_ref[args["size_from"]]}  # still the same input's first copy
+        new_nodes.append(node.with_(inputs=tuple(refs), args=args))
     backbone: list[Node] = []
     for j in range(copies):
         for i, node in enumerate(chain):

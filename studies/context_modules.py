@@ -24,6 +24,11 @@ STUDY = Study(
     train={"size": (128, 256), "steps": 100, "batch": 8, "warmup_steps": 10, "eval_length": 100},
     latency_runs=5,
     latency_warmup=1,
+    seeds=3,
+    calibration=({"steps": 50}, {"steps": 100}),
+    scale_note="Both encoders put the context module at 1/32 of the input, so only inputs near the measuring "
+               "size give ASPP's and DAPF's largest rates a map to read; training there is not affordable on two "
+               "CPU cores, and the flagged rows' proxy mIoU does not judge those branches.",
     description="Each context module replaces the `context` node (Fast-SCNN: PPM at 1/32, 128 channels; "
                 "FASSD-Net: DAPF at 1/32, 320 channels); the graph infers every channel count. No paper "
                 "publishes this grid, so there are no published columns.",

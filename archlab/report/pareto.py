@@ -175,7 +175,8 @@ def pareto_figure(frame: pd.DataFrame, x: str, y: str, *, label: str | None = "v
     note_lines = wrapped.count("\n") + 1 if wrapped else 0
     has_iqr = x == "latency_ms_median" and "latency_ms_iqr" in frame.columns and np.isfinite(
         _numeric(frame, "latency_ms_iqr")).any()
-    legend_rows = 1 if 2 + (~mask).any() + has_iqr + (ref is not None) <= 3 else 2
+    has_ci = f"{y}_ci_low" in frame.columns and np.isfinite(_numeric(frame, f"{y}_ci_low")).any()
+    legend_rows = 1 if 2 + (~mask).any() + has_iqr + has_ci + (ref is not None) <= 3 else 2
     footer = 0.1 + 0.22 * legend_rows + 0.13 * note_lines + (0.08 if wrapped else 0)   # inches, under the x title
     height, width = 5.0 + footer, 8.4
     if logx and (px <= 0).any():
@@ -188,6 +189,13 @@ def pareto_figure(frame: pd.DataFrame, x: str, y: str, *, label: str | None = "v
     ax.grid(True, which="major", color="0.9", linewidth=0.8)
     ax.set_axisbelow(True)
 
+    # the y value's interval over seeds as vertical whiskers, when the frame has one (``<y>_ci_low/high``)
+    if f"{y}_ci_low" in frame.columns and f"{y}_ci_high" in frame.columns:
+        low, high = _numeric(frame, f"{y}_ci_low") * y_scale, _numeric(frame, f"{y}_ci_high") * y_scale
+        if np.isfinite(low).any():
+            below, above = np.nan_to_num(py - low), np.nan_to_num(high - py)
+            ax.errorbar(px, py, yerr=np.vstack([below, above]), fmt="none", ecolor="0.55", elinewidth=1, capsize=3,
+                        zorder=1, label=f"{y_title}: 95% interval over seeds")
     # latency spread as horizontal whiskers, when the x axis is a median latency with its IQR beside it
     if has_iqr:
         iqr = np.nan_to_num(_numeric(frame, "latency_ms_iqr"))

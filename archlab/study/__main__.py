@@ -82,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs-per-round", type=cli.positive_int, help="timed forwards per variant per round (default: the study's)")
     p.add_argument("--out", type=cli.writable_dir("--out"), help="report directory (default reports/NAME)")
     p.add_argument("--runs-dir", type=cli.writable_dir("--runs-dir"), help="training runs (default runs/studies/NAME)")
+    p.add_argument("--seeds", type=cli.positive_int, help="trainings per variant, seeds 0..N-1, paired across variants "
+                   "(default: the study's; with --calibrate at least 2)")
+    p.add_argument("--calibrate", action="store_true", help="train every variant at the study's ladder of budgets "
+                   "and report which budget's rankings agree between seeds (writes calibration.md/.csv/.png)")
     p.add_argument("--force", action="store_true", help="redo every stage, ignoring cached results")
     return p
 
@@ -118,8 +122,11 @@ def main(argv=None) -> int:
     try:
         study = load_study(args.name)
         settings = StudySettings(device=args.device, size=args.size, train=args.train, budget=budget,
-                                 threads=args.threads, runs=args.runs, runs_per_round=args.runs_per_round)
+                                 threads=args.threads, runs=args.runs, runs_per_round=args.runs_per_round,
+                                 seeds=args.seeds)
         out = args.out or Path("reports") / study.name
+        if args.calibrate:
+            return _calibrate(study, settings, out, args, command)
         frame = run_study(study, settings, out=out, runs_dir=args.runs_dir, force=args.force)
         written = write_reports(study, frame, out, command=command, elapsed_s=time.perf_counter() - tick)
     except (ArchlabError, ValueError) as exc:
@@ -129,6 +136,19 @@ def main(argv=None) -> int:
         print("interrupted: finished stages are in results.csv; run the same command to resume", file=sys.stderr)
         return 130
     print((out / "table.md").read_text())
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def _calibrate(study, settings, out: Path, args, command: str) -> int:
+    from archlab.profile.record import device_name
+    from archlab.study.calibrate import calibrate, write_calibration
+
+    runs_dir = args.runs_dir or Path("runs") / "studies" / study.name
+    summary, variants = calibrate(study, settings, out=out, runs_dir=runs_dir, force=args.force)
+    written = write_calibration(study, summary, variants, out, command=command,
+                                device=f"{settings.device} ({device_name(settings.device)})")
+    print((out / "calibration.md").read_text())
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
 

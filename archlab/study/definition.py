@@ -131,7 +131,11 @@ class Study:
     parameter deltas and FPS ratios are taken against. ``pareto_x``: the x axis of the Pareto plot.
     Latency: every variant is timed in ``latency_runs`` interleaved rounds of
     ``latency_runs_per_round`` forwards each, after ``latency_warmup`` untimed forwards
-    (:mod:`archlab.profile.interleaved`).
+    (:mod:`archlab.profile.interleaved`). ``seeds``: trainings per variant (seeds 0..n-1, paired
+    across variants). ``calibration``: the ladder of budgets ``--calibrate`` compares, each a dict of
+    :class:`archlab.train.TrainConfig` overrides on top of ``train`` (empty: half, once and twice
+    the study's steps). ``scale_note``: why the training size leaves some block flagged by the
+    scale check (:mod:`archlab.study.scale`), when it does.
     """
 
     name: str
@@ -147,6 +151,9 @@ class Study:
     latency_runs_per_round: int = 1
     num_classes: int = 19
     description: str = ""
+    seeds: int = 3
+    calibration: tuple = ()
+    scale_note: str = ""
 
     def check(self) -> None:
         """Every problem a definition can have, before anything is measured (errors name the variant)."""
@@ -168,8 +175,12 @@ class Study:
                                      f"(rows: {rows or 'no reference given'})", study=self.name, variant=v.name)
         from archlab.train import TrainConfig
 
+        if not isinstance(self.seeds, int) or isinstance(self.seeds, bool) or self.seeds < 1:
+            raise StudyError(f"seeds={self.seeds!r} must be a positive number of trainings per variant", study=self.name)
         try:
             TrainConfig(**self.train)
+            for rung in self.calibration:
+                TrainConfig(**{**self.train, **rung})
         except (TypeError, ValueError) as exc:
             raise StudyError(f"training budget: {exc}", study=self.name) from None
         self.specs()

@@ -1,13 +1,16 @@
 """Run a study: profile and (proxy-)train every variant, cache each stage, keep every finished row.
 
 Stages per variant: ``profile`` (parameters and MACs by every counter, per node, at the study's
-size) and ``train`` (the proxy budget, through :func:`archlab.train.train`); and one stage for
+size) and ``train`` (the proxy budget, once per seed, through :mod:`archlab.study.seeds`, which
+caches every (variant, seed) training in ``OUT/seeds.csv`` and aggregates the seeds into the
+variant's mean, 95% interval and paired difference to the baseline); and one stage for
 all variants together, ``timing``: latency on the chosen device, every variant timed in the same
 interleaved rounds (:mod:`archlab.profile.interleaved`), so each variant's ratio to the baseline
 is taken within rounds where both saw the same machine, and each node's time per forward is read
 from the same forwards. Each stage's result is stored in ``OUT/results.csv`` with the key it was
 made under (``profile_key``: spec hash + size; ``timing_key``: every variant's spec hash + size +
-device + timing settings; ``train_key``: spec hash + training settings); a rerun reuses a stage
+device + timing settings; per seed in ``seeds.csv``, ``train_key``: spec hash + training settings +
+thread count, code digest and library versions); a rerun reuses a stage
 whose key matches, so an
 interrupted study resumes where it stopped (a half-trained variant resumes from its checkpoint
 under ``runs/studies/NAME/``) and ``--force`` redoes everything. The CSV is rewritten atomically
@@ -27,6 +30,7 @@ import pandas as pd
 
 from archlab.files import atomic_write_csv, file_lock, read_csv, restore_integers, update_csv
 from archlab.study.definition import Study, Variant
+from archlab.study.seeds import SEEDS_FILE, SeedResults, aggregate, train_seeds
 
 PROFILE_FIELDS = ("params", "macs_fvcore", "macs_thop", "macs_ptflops", "flops_torch", "macs_reconciled", "input_size",
                   "torch_version")
@@ -34,8 +38,6 @@ TIMING_FIELDS = ("latency_ms_median", "latency_ms_iqr", "fps", "latency_noisy", 
                  "latency_runs_per_round", "latency_warmup", "latency_ratio", "latency_ratio_p25",
                  "latency_ratio_p75", "fps_ratio", "fps_ratio_p25", "fps_ratio_p75", "device", "device_name",
                  "cpu_threads", "cpu_allocator", "dtype", "cudnn_benchmark", "timing_key", "timing_time_s")
-TRAIN_DROP = ("confusion", "spec_json", "train_config", "model", "spec_hash", "config_hash", "device", "device_name",
-              "threads", "torch_version", "archlab_version", "date", "params")
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class StudySettings:
     runs: int | None = None           # interleaved rounds (None: the study's latency_runs)
     warmup: int | None = None
     runs_per_round: int | None = None  # forwards per variant per round (None: the study's)
+    seeds: int | None = None          # trainings per variant, seeds 0..n-1 (None: the study's)
 
 
 def slug(name: str) -> str:
@@ -161,11 +164,10 @@ def run_study(study: Study, settings: StudySettings = StudySettings(), *, out: P
 
 
 def _run_locked(study, settings, specs, size, config, order, out, runs_dir, force, progress) -> pd.DataFrame:
-    from archlab.train import train
-
     results = ResultsFile(out / "results.csv", fresh=force)
-    stages = 2 + int(settings.train)
-    with StageProgress(progress, len(order) * stages, study.name) as bar:
+    seeds = study_seeds(study, settings)
+    with StageProgress(progress, len(order) * (2 + (len(seeds) if settings.train else 0)), study.name) as bar:
+        rows = {}
         for i, variant in enumerate(study.variants, start=1):
             spec = specs[variant.name]
             where = f"[{i}/{len(order)}] {variant.name}"
@@ -181,24 +183,41 @@ def _run_locked(study, settings, specs, size, config, order, out, runs_dir, forc
                 row["profile_key"] = profile_key
                 results.put(variant.name, row, order)
             bar.stage(f"{where}: counted", advance=1)
-            if not settings.train:
-                continue
-            train_key = _key(spec.content_hash(), config.result_hash())
-            if row.get("train_key") != train_key:
-                bar.stage(f"{where}: training")
-                record = train(spec, config, out=runs_dir / f"{slug(variant.name)}-{train_key[:8]}", progress=False,
-                               resume=not force,
-                               threads=settings.threads,
-                               on_step=lambda done, total, loss, w=where: bar.stage(
-                                   f"{w}: training step {done}/{total}, loss {loss:.3f}"))
-                row = {k: v for k, v in row.items() if not k.startswith(("iou_", "train_", "miou"))}
-                row.update({k: v for k, v in record.items() if k not in TRAIN_DROP})
-                row["train_key"], row["train_run"] = train_key, str(runs_dir / f"{slug(variant.name)}-{train_key[:8]}")
-                results.put(variant.name, row, order)
-            bar.stage(f"{where}: trained", advance=1)
-            results.put(variant.name, row, order)
+            rows[variant.name] = row
+        if settings.train:
+            bar.stage(f"scale check: {config.size[0]}x{config.size[1]} against {size[0]}x{size[1]}")
+            for name, fields in _scale_fields(specs, order, config.size, size).items():
+                rows[name].update(fields)
+                results.put(name, rows[name], order)
+            store = SeedResults(out / SEEDS_FILE, fresh=force)
+            trained = train_seeds(specs, order, config, seeds, store, runs_dir, threads=settings.threads, force=force,
+                                  bar=bar)
+            for name, fields in aggregate(trained, order, seeds, study.baseline).items():
+                old = rows[name]
+                timing = {k: v for k, v in old.items() if k in TIMING_FIELDS}
+                row = {k: v for k, v in old.items() if k not in timing and k not in fields
+                       and not k.startswith(("iou_", "train_", "miou"))}
+                results.put(name, {**row, **fields, **timing}, order)
         _timing_stage(study, settings, specs, size, results, order, out, bar, force)
     return results.read()
+
+
+def _scale_fields(specs: dict, order: list[str], train_size, size) -> dict[str, dict]:
+    """Per variant, the blocks a proxy training at ``train_size`` cannot judge (their reach exceeds
+    their map there but not at ``size``), and the smallest input at which no variant has one."""
+    from archlab.study import scale
+
+    flags = {name: scale.summarise(specs[name], scale.scale_flags(specs[name], train_size, size)) for name in order}
+    clean = scale.smallest_clean_size([specs[n] for n in order], train_size, size) if any(flags.values()) \
+        else tuple(train_size)
+    clean_text = f"{clean[0]}x{clean[1]}" if clean else f"none up to {size[0]}x{size[1]}"
+    return {name: {"scale_flags": "; ".join(flags[name]), "scale_clean_size": clean_text,
+                   "scale_checked_at": f"{train_size[0]}x{train_size[1]} vs {size[0]}x{size[1]}"} for name in order}
+
+
+def study_seeds(study: Study, settings: StudySettings) -> list[int]:
+    """The seeds this run trains: ``0 .. n-1`` with n from ``--seeds`` or the study's ``seeds``."""
+    return list(range(settings.seeds or study.seeds))
 
 
 def _count(spec, size, breakdown_csv: Path) -> dict:

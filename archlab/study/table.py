@@ -65,6 +65,92 @@ def _latency_note(study: Study, f: pd.DataFrame, first, size, device, threads) -
     return text
 
 
+def _is_nan(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _miou_cell(row) -> str:
+    """``31.2 ± 0.8`` (mean over seeds ± half-width of its 95% interval), or why there is none."""
+    if row.get("status", "ok") != "ok" or _is_nan(row.get("miou")):
+        return f"failed: {row.get('status')}"
+    text = f"{100 * row['miou']:.1f}"
+    low, high = row.get("miou_ci_low"), row.get("miou_ci_high")
+    if not _is_nan(low) and not _is_nan(high):
+        text += f" ± {100 * (high - low) / 2:.1f}"
+    failed = row.get("seeds_failed")
+    return text + (" (some seeds failed)" if isinstance(failed, str) and failed else "")
+
+
+def _delta_cell(row) -> str:
+    """Paired difference to the baseline: ``+1.4 ± 0.9 ✓`` when its interval excludes 0."""
+    delta, low, high = row.get("miou_delta"), row.get("miou_delta_low"), row.get("miou_delta_high")
+    if _is_nan(delta):
+        return "–"
+    if _is_nan(low) or _is_nan(high):
+        return f"{100 * delta:+.1f} (one seed)"
+    mark = " ✓" if row.get("miou_delta_resolved") in (True, "True") else ""
+    return f"{100 * delta:+.1f} ± {100 * (high - low) / 2:.1f}{mark}"
+
+
+def _flagged_nodes(row) -> list[str]:
+    text = row.get("scale_flags")
+    if not isinstance(text, str) or not text:
+        return []
+    return [item.split(":")[0].split(" (")[0] for item in text.split("; ")]
+
+
+def _accuracy_notes(study: Study, f: pd.DataFrame, first, base) -> list[str]:
+    """The proxy mIoU's protocol, which differences this budget resolves, and the scale check."""
+    from archlab.stats import LEVEL
+
+    seeds = first.get("train_seeds", first.get("train_seed", 0))
+    n = int(first.get("miou_seeds", 1)) if not _is_nan(first.get("miou_seeds")) else 1
+    threads = first.get("train_threads")
+    out = [f"- **Proxy mIoU**: {first.get('miou_dataset')} {first.get('miou_split')} split, "
+           f"{int(first.get('miou_images', 0))} images at {first.get('miou_size')}, after "
+           f"{int(first.get('train_steps', 0))} SGD steps of batch {int(first.get('train_batch', 0))} at "
+           f"{first.get('train_size')} (lr {first.get('train_lr')}), trained with seeds {seeds} "
+           f"({n} per variant{f', {int(threads)} CPU threads' if not _is_nan(threads) else ''}); a short proxy "
+           f"training on generated data, not the paper's Cityscapes protocol. Shown: mean over seeds ± half-width "
+           f"of the {LEVEL:.0%} Student-t interval (n − 1 degrees of freedom). Seed s of every variant sees the "
+           f"same data order, crops and flips, so **Δ mIoU vs baseline** is the mean of the per-seed differences "
+           f"with its own paired {LEVEL:.0%} interval; ✓ marks a difference whose interval excludes 0 (resolved)."]
+    if base is not None and "miou_delta" in f:
+        others = f.drop(index=base)
+        resolved = [r["variant"] for _, r in others.iterrows() if r.get("miou_delta_resolved") in (True, "True")]
+        unresolved = [r["variant"] for _, r in others.iterrows() if r.get("miou_delta_resolved") not in (True, "True")]
+        baseline = f.loc[base, "variant"]
+        if n < 2:
+            out.append(f"- **Resolved**: nothing: with one seed per variant no difference has an interval.")
+        elif not resolved:
+            out.append(f"- **Resolved**: none. At this budget no variant's mIoU differs from {baseline}'s by more "
+                       f"than seed noise: the table cannot order these rows by accuracy.")
+        else:
+            out.append(f"- **Resolved**: this budget orders {', '.join(resolved)} against {baseline} "
+                       + (f"(sign of the difference established over {n} seeds); it cannot order "
+                          f"{', '.join(unresolved)} against {baseline}." if unresolved else
+                          f"(every row; sign established over {n} seeds)."))
+    failed = [f"{r['variant']} ({r['seeds_failed']})" for _, r in f.iterrows()
+              if isinstance(r.get("seeds_failed"), str) and r.get("seeds_failed")]
+    if failed:
+        out.append("- **Failed trainings**: " + "; ".join(failed) + ".")
+    if "scale_flags" in f:
+        flagged = [(r["variant"], r["scale_flags"]) for _, r in f.iterrows()
+                   if isinstance(r.get("scale_flags"), str) and r["scale_flags"]]
+        checked = first.get("scale_checked_at", "")
+        if flagged:
+            items = sorted({item for _, text in flagged for item in text.split("; ")})
+            out.append(f"- **Scale check** ({checked}): ⚑ marks rows with a block whose reach exceeds its feature "
+                       f"map at the training size but not at the measuring size, so the proxy cannot judge it: "
+                       + "; ".join(items) + f". Smallest training size with nothing flagged: "
+                       f"{first.get('scale_clean_size')}."
+                       + (f" {study.scale_note}" if study.scale_note else ""))
+        else:
+            out.append(f"- **Scale check** ({checked}): no block's dilation or pooling grid exceeds its feature map "
+                       f"at the training size where it fits at the measuring size.")
+    return out
+
+
 def markdown_table(study: Study, frame: pd.DataFrame, *, command: str, elapsed_s: float | None = None) -> str:
     """Render ``frame`` (the study's results) as the markdown report ``table.md``."""
     f = frame.reset_index(drop=True)
@@ -97,6 +183,10 @@ def markdown_table(study: Study, frame: pd.DataFrame, *, command: str, elapsed_s
             header.append("paper FPS ÷ baseline")
     if trained:
         header.append("proxy mIoU (%)")
+        if base is not None and "miou_delta" in f:
+            header.append("Δ mIoU vs baseline (pts)")
+        if "scale_flags" in f:
+            header.append("proxy scale")
     if has["miou_pct"]:
         header.append("paper mIoU (%)")
     lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
@@ -120,8 +210,11 @@ def markdown_table(study: Study, frame: pd.DataFrame, *, command: str, elapsed_s
             if base is not None:
                 cells.append(_num(pub_fps[i] / pub_fps[base], ".2f"))
         if trained:
-            cells.append(_num(100 * row["miou"], ".1f") if row.get("status", "ok") == "ok"
-                         else f"failed: {row.get('status')}")
+            cells.append(_miou_cell(row))
+            if base is not None and "miou_delta" in f:
+                cells.append("(baseline)" if i == base else _delta_cell(row))
+            if "scale_flags" in f:
+                cells.append("⚑ " + ", ".join(_flagged_nodes(row)) if _flagged_nodes(row) else "ok")
         if has["miou_pct"]:
             cells.append(_num(row.get("published_miou_pct"), ".1f"))
         lines.append("| " + " | ".join(cells) + " |")
@@ -138,12 +231,7 @@ def markdown_table(study: Study, frame: pd.DataFrame, *, command: str, elapsed_s
     if "latency_ms_median" in f:
         notes.append(_latency_note(study, f, first, size, device, threads))
     if trained:
-        notes.append(f"- **Proxy mIoU**: {first.get('miou_dataset')} {first.get('miou_split')} split, "
-                     f"{int(first.get('miou_images', 0))} images at {first.get('miou_size')}, after "
-                     f"{int(first.get('train_steps', 0))} SGD steps of batch {int(first.get('train_batch', 0))} at "
-                     f"{first.get('train_size')} (lr {first.get('train_lr')}, seed {int(first.get('train_seed', 0))}); "
-                     f"a short proxy training on generated data, not the paper's Cityscapes protocol: it ranks "
-                     f"variants under a tiny budget, and one seed's noise is a few points.")
+        notes += _accuracy_notes(study, f, first, base)
     if any(has.values()):
         sources = sorted({s for s in _col(f, "published_source").dropna()})
         notes.append(f"- **Published** ({'; '.join(sources)}): "

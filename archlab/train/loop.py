@@ -28,7 +28,7 @@ from archlab.errors import SpecError, TrainingError
 from archlab.profile.record import device_name
 from archlab.spec import Spec, parse_ref
 from archlab.train import checkpoint as ckpt
-from archlab.train import distributed
+from archlab.train import distributed, provenance
 from archlab.train.config import TrainConfig
 from archlab.train.loader import TrainStream, eval_loader, train_loader
 from archlab.train.loss import cross_entropy, ohem_cross_entropy
@@ -197,7 +197,8 @@ def train(model, config: TrainConfig | None = None, *, out=None, resume: bool = 
                            seed=config.data_seed, **cache)
     name, spec, module = resolve_model(model, train_set.num_classes, config.size)
     identity = {"model": name, "spec_hash": spec.content_hash() if spec is not None else None,
-                "config_hash": config.result_hash()}
+                "config_hash": config.result_hash(),
+                "determinants_hash": provenance.determinants_hash(torch.get_num_threads())}
 
     finished = _read_record(out) if resume else None
     if finished and all(finished.get(k) == v for k, v in identity.items()):
@@ -211,10 +212,14 @@ def train(model, config: TrainConfig | None = None, *, out=None, resume: bool = 
     if out is not None and resume and (out / CHECKPOINT_FILE).is_file():
         state = ckpt.load(out / CHECKPOINT_FILE)
         saved = TrainConfig.from_dict(state["config"])
-        if state.get("identity", {}).get("spec_hash") != identity["spec_hash"] or saved != config:
+        saved_identity = state.get("identity", {})
+        if saved_identity.get("spec_hash") != identity["spec_hash"] or saved != config:
             diff = saved.differences(config)
             raise TrainingError(f"{out / CHECKPOINT_FILE} belongs to another run (model {state['identity']['model']!r}"
                                 f", differing settings: {diff or 'the spec'}); use another --out or --fresh")
+        if saved_identity.get("determinants_hash") != identity["determinants_hash"]:
+            raise TrainingError(f"{out / CHECKPOINT_FILE} was trained with other code, libraries or thread count "
+                                f"(see archlab.train.provenance); resuming would mix them: use another --out or --fresh")
         module.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
@@ -321,5 +326,5 @@ def _base_record(identity, spec, config: TrainConfig, info, device, amp) -> dict
             "train_size": f"{config.size[0]}x{config.size[1]}", "train_lr": config.lr, "train_seed": config.seed,
             "train_data_seed": config.data_seed, "train_ohem": config.ohem, "train_config": config.to_dict(),
             "device": device.type, "device_name": device_name(str(device)), "world_size": info.world, "amp": amp,
-            "threads": torch.get_num_threads(), "torch_version": torch.__version__,
+            "threads": torch.get_num_threads(), **provenance.determinants(torch.get_num_threads()),
             "archlab_version": archlab.__version__, "date": _dt.datetime.now().isoformat(timespec="seconds")}

@@ -102,9 +102,9 @@ ndnet29w = _register_backbone("ndnet29w")
                                    "abstract (65.3% Cityscapes test, 14.0 GFLOPs = 2 x MACs, 39.9 FPS on a Titan X)."})
 def ndnet45_ende(num_classes: int = 19) -> Spec:
     nodes = backbone_nodes("ndnet45", out_stride=16) + [
-        # Inputs ordered [stage1, stage3] (the authors concatenate [stage3, stage1]; the order only permutes
-        # the 1x1 conv's input channels) so that size_from=0 stays stage1 when a cascade adds copies.
-        Node("fuse", "concat", {"size_from": 0, "align_corners": True}, ["stage1", "stage3"]),
+        # [stage3, stage1] as the authors concatenate them: the 1x1 fusion conv's input channels are in
+        # their order, so their weights load unchanged (the parity check's output comparison).
+        Node("fuse", "concat", {"size_from": 1, "align_corners": True}, ["stage3", "stage1"]),
         Node("fusion", "conv_bn_act", {"out_channels": 256, "kernel_size": 1}, ["fuse"]),
         Node("head", "ndnet_sep_conv", {"out_channels": 64}, ["fusion"]),
         Node("cls", "classifier", {"num_classes": num_classes}, ["head"]),

@@ -17,7 +17,7 @@ TOY = Study(
     variants=(Variant("full"), Variant("half", (width(0.5),)), Variant("colour", base="color_mlp")),
     baseline="full", size=(32, 64),
     train={"size": (32, 64), "steps": 2, "batch": 2, "warmup_steps": 1, "eval_length": 2, "train_length": 4},
-    latency_runs=2, latency_warmup=0,
+    latency_runs=2, latency_warmup=0, seeds=2,
 )
 
 
@@ -38,26 +38,32 @@ def _counting(monkeypatch):
     return calls
 
 
-def test_interrupted_study_resumes_without_losing_or_repeating(tmp_path, monkeypatch):
+def test_a_killed_multi_seed_study_resumes_without_repeating_a_finished_seed(tmp_path, monkeypatch):
     out, runs = tmp_path / "report", tmp_path / "runs"
     real_train = archlab.train.train
 
-    def interrupt_on_half(spec, *a, **k):
-        if spec.name == "toy[half]":
+    def interrupt_on_half_seed_1(spec, config, *a, **k):
+        if spec.name == "toy[half]" and config.seed == 1:
             raise KeyboardInterrupt
-        return real_train(spec, *a, **k)
+        return real_train(spec, config, *a, **k)
 
-    with mock.patch.object(archlab.train, "train", interrupt_on_half), pytest.raises(KeyboardInterrupt):
+    with mock.patch.object(archlab.train, "train", interrupt_on_half_seed_1), pytest.raises(KeyboardInterrupt):
         run_study(TOY, out=out, runs_dir=runs, progress=False)
     saved = pd.read_csv(out / "results.csv")
-    assert list(saved["variant"]) == ["full", "half"]            # full done, half profiled only
-    assert saved.loc[0, "miou"] >= 0 and pd.isna(saved.loc[1, "miou"]) and saved.loc[1, "params"] > 0
+    assert list(saved["variant"]) == ["full", "half", "colour"] and saved["params"].gt(0).all()  # all profiled
+    seeds = pd.read_csv(out / "seeds.csv")   # seed-major: every variant of seed 0, then full of seed 1
+    assert sorted(zip(seeds["variant"], seeds["seed"])) == [("colour", 0), ("full", 0), ("full", 1), ("half", 0)]
 
     calls = _counting(monkeypatch)
     frame = run_study(TOY, out=out, runs_dir=runs, progress=False)
-    assert calls == {"profile": ["toy[colour]"], "train": ["toy[half]", "toy[colour]"]}
+    assert calls == {"profile": [], "train": ["toy[half]", "toy[colour]"]}
     assert list(frame["variant"]) == ["full", "half", "colour"] and frame["miou"].notna().all()
-    assert frame.loc[0, "miou"] == saved.loc[0, "miou"]
+    assert (frame["miou_seeds"] == 2).all() and (frame["train_seeds"] == "0,1").all()
+    again_seeds = pd.read_csv(out / "seeds.csv").set_index(["variant", "seed"])
+    first = seeds.set_index(["variant", "seed"])
+    assert again_seeds.loc[("full", 0), "miou"] == first.loc[("full", 0), "miou"]
+    full = again_seeds.loc["full", "miou"]
+    assert frame.loc[0, "miou"] == pytest.approx(full.mean())
 
     calls["profile"].clear(), calls["train"].clear()
     again = run_study(TOY, out=out, runs_dir=runs, progress=False)
@@ -65,7 +71,27 @@ def test_interrupted_study_resumes_without_losing_or_repeating(tmp_path, monkeyp
     pd.testing.assert_frame_equal(again, frame, check_dtype=False)
 
     run_study(TOY, out=out, runs_dir=runs, progress=False, force=True)
-    assert len(calls["profile"]) == 3 and len(calls["train"]) == 3
+    assert len(calls["profile"]) == 3 and len(calls["train"]) == 6
+
+
+def test_what_decides_a_training_is_in_its_cache_key(tmp_path, monkeypatch):
+    from archlab.train import provenance
+
+    one = Study(**{**TOY.__dict__, "variants": TOY.variants[:1], "seeds": 1})
+    run_study(one, StudySettings(threads=1), out=tmp_path, runs_dir=tmp_path / "r", progress=False)
+    calls = _counting(monkeypatch)
+    run_study(one, StudySettings(threads=1), out=tmp_path, runs_dir=tmp_path / "r", progress=False)
+    assert calls["train"] == []                                            # same everything: cached
+    run_study(one, StudySettings(threads=2), out=tmp_path, runs_dir=tmp_path / "r", progress=False)
+    assert calls["train"] == ["toy[full]"]                                 # thread count
+    run_study(one, StudySettings(threads=1, budget={"steps": 3}), out=tmp_path, runs_dir=tmp_path / "r",
+              progress=False)
+    assert calls["train"] == ["toy[full]"] * 2                             # budget
+    monkeypatch.setattr(provenance, "source_digest", lambda paths=None: "another-revision")
+    run_study(one, StudySettings(threads=1), out=tmp_path, runs_dir=tmp_path / "r", progress=False)
+    assert calls["train"] == ["toy[full]"] * 3                             # code revision
+    row = pd.read_csv(tmp_path / "seeds.csv").iloc[-1]
+    assert row["code_digest"] and row["train_threads"] in (1, 2) and row["torch_version"]
 
 
 def test_other_settings_are_new_measurements(tmp_path, monkeypatch):

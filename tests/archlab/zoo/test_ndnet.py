@@ -105,7 +105,8 @@ def test_cascade_of_ndnet45_builds_and_runs():
 
 def test_cascade_of_ende_feeds_every_copy_to_the_decoder():
     spec = transforms.cascade(archlab.get_spec("ndnet45_ende"), 2)
-    assert spec.node("fuse").inputs == ("stage1", "stage1_c2", "stage3", "stage3_c2")
+    assert spec.node("fuse").inputs == ("stage3", "stage3_c2", "stage1", "stage1_c2")
+    assert spec.node("fuse").args["size_from"] == 2  # still stage1's resolution
     y = archlab.build(spec).eval()(torch.randn(1, 3, 128, 256))
     assert y.shape == (1, 19, 128, 256)
 
