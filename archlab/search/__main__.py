@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", type=cli.device, default="cpu", help="cpu, cuda or cuda:N: latency, proxies and "
                    "training")
     p.add_argument("--threads", type=cli.threads, help="torch CPU threads per worker (default: cores / workers)")
+    p.add_argument("--seeds", type=cli.positive_int, help="with --objective miou: trainings per trial (seeds 0..N-1; "
+                   "the front shows the mean and its 95%% interval; default: the space's)")
     p.add_argument("--seed", type=cli.non_negative_int, default=0, help="sampler seed (each worker and run derives its own)")
     p.add_argument("--out", type=cli.writable_dir("--out"), help="report directory (default reports/NAME)")
     p.add_argument("--heartbeat", type=cli.positive_int, default=20, metavar="S", help="heartbeat interval of a running trial")
@@ -82,7 +84,8 @@ def main(argv=None) -> int:
             settings = SearchSettings(
                 trials=args.trials if args.trials is not None else 20, timeout=args.timeout, workers=args.workers,
                 storage=args.storage, objective=args.objective, metric=args.metric,
-                latency_budget=args.latency_budget, device=args.device, threads=args.threads, seed=args.seed,
+                latency_budget=args.latency_budget, seeds=args.seeds, device=args.device, threads=args.threads,
+                seed=args.seed,
                 out=args.out, heartbeat_interval=args.heartbeat, grace_period=args.grace_period,
                 max_retry=args.max_retry)
             result = run_search(space, settings)

@@ -26,7 +26,8 @@ from archlab.search.objective import Evaluator, Objectives
 from archlab.search.space import SearchSpace
 from archlab.search.storage import counted_trials, retried_numbers
 
-FIGURES = ("params", "macs_fvcore", "latency_ms_median", "latency_ms_iqr", "fps", "device_name", "input_size")
+FIGURES = ("params", "macs_fvcore", "latency_ms_median", "latency_ms_iqr", "fps", "device_name", "input_size",
+           "miou_ci_low", "miou_ci_high", "miou_seeds")
 
 
 def trials_frame(study, objectives: Objectives) -> pd.DataFrame:

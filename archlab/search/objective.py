@@ -48,10 +48,12 @@ class Objectives:
     train: dict = field(default_factory=dict)
     constraints: dict = field(default_factory=dict)
     hook: str | None = None
+    seeds: int = 1          # trainings per trial for accuracy "miou" (seeds 0..n-1, the studies' pairing)
 
     @classmethod
     def from_space(cls, space: SearchSpace, *, accuracy: str | None = None, metric: str | None = None,
-                   latency_budget: float | None = None, device: str = "cpu") -> "Objectives":
+                   latency_budget: float | None = None, device: str = "cpu",
+                   seeds: int | None = None) -> "Objectives":
         """The space's objectives with the command line's overrides (``--objective``, ``--latency-budget``, ...)."""
         accuracy = accuracy or space.accuracy
         parse_accuracy(accuracy)
@@ -66,7 +68,7 @@ class Objectives:
         return cls(metric=metric, accuracy=accuracy, size=tuple(space.size), device=device,
                    latency_runs=space.latency_runs, latency_warmup=space.latency_warmup,
                    proxy=dict(space.proxy), train=dict(space.train), constraints=constraints,
-                   hook=space.objective_hook)
+                   hook=space.objective_hook, seeds=int(seeds or space.seeds))
 
     @property
     def metric_column(self) -> str:
@@ -210,14 +212,26 @@ class Evaluator:
         return _jsonable(record)
 
     def _train(self, spec) -> dict:
+        """Train ``spec`` once per seed (0..seeds-1, each in its own resumable directory); the record's
+        ``miou`` is the mean over seeds, with its 95% interval and every seed's value."""
+        from dataclasses import replace
+
+        from archlab.stats import t_interval
         from archlab.train import TrainConfig, train
 
-        config = TrainConfig(**{**self.objectives.train, "device": self.objectives.device})
-        out = self.runs_dir / f"{spec.content_hash()}-{config.result_hash()[:8]}"
-        with _dir_lock(out):
-            record = train(spec, config, out=out, progress=False, threads=self.threads)
-        kept = {k: v for k, v in record.items() if k not in TRAIN_DROP}
-        miou = record.get("miou")
-        kept["miou"] = float(miou) if miou is not None and math.isfinite(float(miou)) else 0.0
-        kept["train_run"] = str(out)
+        base = TrainConfig(**{**self.objectives.train, "device": self.objectives.device})
+        per_seed, kept = [], {}
+        for seed in range(self.objectives.seeds):
+            config = replace(base, seed=seed)
+            out = self.runs_dir / f"{spec.content_hash()}-{config.result_hash()[:8]}"
+            with _dir_lock(out):
+                record = train(spec, config, out=out, progress=False, threads=self.threads)
+            if not kept:
+                kept = {k: v for k, v in record.items() if k not in TRAIN_DROP}
+                kept["train_run"] = str(out)
+            miou = record.get("miou")
+            per_seed.append(float(miou) if miou is not None and math.isfinite(float(miou)) else 0.0)
+        interval = t_interval(per_seed)
+        kept.update(miou=interval.mean, miou_ci_low=interval.low, miou_ci_high=interval.high,
+                    miou_seeds=interval.n, miou_by_seed=per_seed)
         return kept

@@ -56,6 +56,7 @@ class SearchSettings:
     objective: str | None = None         # accuracy: None (the space's), "miou" or "proxy:NAME"
     metric: str | None = None            # cost: None (the space's), "latency" or "macs"
     latency_budget: float | None = None  # ms: adds a latency_ms constraint
+    seeds: int | None = None             # trainings per trial for accuracy "miou" (None: the space's)
     device: str = "cpu"
     threads: int | None = None           # torch threads per worker (None: all cores / workers)
     seed: int = 0
@@ -93,7 +94,8 @@ class SearchResult:
 
 def objectives_for(space: SearchSpace, settings: SearchSettings) -> Objectives:
     return Objectives.from_space(space, accuracy=settings.objective, metric=settings.metric,
-                                 latency_budget=settings.latency_budget, device=settings.device)
+                                 latency_budget=settings.latency_budget, device=settings.device,
+                                 seeds=settings.seeds)
 
 
 def open_search_study(space: SearchSpace, choice: StorageChoice, objectives: Objectives | None,
@@ -133,8 +135,9 @@ def open_search_study(space: SearchSpace, choice: StorageChoice, objectives: Obj
     if objectives is None:
         fields = {k: (tuple(v) if k == "size" else v) for k, v in stored.items()}
         return study, storage, Objectives(**fields)
-    wanted = objectives.settings()
-    diff = {k: (stored.get(k), wanted.get(k)) for k in wanted if stored.get(k) != wanted.get(k)}
+    wanted, defaults = objectives.settings(), Objectives().settings()   # a setting added later: its default
+    diff = {k: (stored.get(k, defaults.get(k)), wanted.get(k)) for k in wanted
+            if stored.get(k, defaults.get(k)) != wanted.get(k)}
     if diff:
         what = "; ".join(f"{k}: study {a!r}, this run {b!r}" for k, a, b in ((k, *v) for k, v in diff.items()))
         raise SearchError(f"the study in {choice.describe()} was measured under other settings ({what}); run with "

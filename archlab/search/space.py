@@ -175,6 +175,7 @@ class SearchSpace:
     num_classes: int = 19
     objective_hook: str | None = None
     description: str = ""
+    seeds: int = 1   # trainings per trial when the accuracy is "miou" (mean over seeds 0..n-1, 95% interval)
 
     # -- points ---------------------------------------------------------------------------------
 

@@ -132,7 +132,7 @@ class StageProgress:
         if not self.bar:
             return
         self.bar.update(self.task, description=f"{self.name}: {text}", advance=advance)
-        head = text.split(" step")[0]
+        head = text.split(": training step")[0]
         if self.plain and head != self._last_plain:
             import sys
 

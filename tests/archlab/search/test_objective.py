@@ -60,3 +60,18 @@ def test_hook_errors():
         load_hook("search_fixtures:nope")
     with pytest.raises(ValueError, match="cannot import"):
         Evaluator(Objectives.from_space(replace(TINY, objective_hook="no_such_module:f")))
+
+
+def test_miou_objective_with_seeds_is_the_mean_with_its_interval(tmp_path):
+    from archlab.stats import t_interval
+
+    tiny_train = {"size": (32, 64), "steps": 2, "batch": 2, "warmup_steps": 1, "eval_length": 2, "train_length": 4}
+    objectives = replace(Objectives.from_space(TINY, accuracy="miou", seeds=3), train=tiny_train)
+    assert objectives.seeds == 3 and objectives.key() != replace(objectives, seeds=1).key()
+    evaluator = Evaluator(objectives, runs_dir=tmp_path, threads=1)
+    spec = TINY.spec({"context": "none", "fusion": "plain", "width": 0.5})
+    record = evaluator._train(spec)
+    assert record["miou_seeds"] == 3 and len(record["miou_by_seed"]) == 3
+    expected = t_interval(record["miou_by_seed"])
+    assert record["miou"] == pytest.approx(expected.mean) and record["miou_ci_low"] == pytest.approx(expected.low)
+    assert len(list(tmp_path.iterdir())) == 3        # one resumable run directory per seed
