@@ -82,7 +82,8 @@ def _qualitative(study: Study, frame: pd.DataFrame, path: Path, show: int = 3):
         dataset = get_dataset(config.data, config.eval_split, root=config.data_root, size=config.size,
                               seed=config.data_seed)
         rows = predict(load_model(state), dataset, range(show), config.size)
-        predictions[f"{row['variant']} ({100 * row['miou']:.1f}%)"] = [r["prediction"] for r in rows]
+        seed = f", seed {int(config.seed)} shown" if not pd.isna(row.get("miou_seeds", float("nan"))) else ""
+        predictions[f"{row['variant']} ({100 * row['miou']:.1f}% mean{seed})"] = [r["prediction"] for r in rows]
     if not predictions:
         return None
     return qualitative_figure([r["image"] for r in rows], [r["label"] for r in rows], predictions, dataset.palette,
