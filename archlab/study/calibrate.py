@@ -44,6 +44,7 @@ def ladder(study: Study) -> list[dict]:
 
 
 def _cost(config) -> float:
+    """Pixels one training processes: steps x batch x H x W."""
     return config.steps * config.batch * config.size[0] * config.size[1]
 
 
@@ -92,6 +93,7 @@ def summarise(per_budget, order, seeds) -> tuple[pd.DataFrame, pd.DataFrame]:
         seconds = sum(float(r.get("train_time_s") or 0) + float(r.get("eval_time_s") or 0) for r in rows.values())
         summary.append({"budget": label, "steps": config.steps, "batch": config.batch,
                         "size": f"{config.size[0]}x{config.size[1]}", "seeds": len(seeds),
+                        "mpx_per_training": _cost(config) / 1e6,
                         "seed_std": float(np.sqrt(np.mean(np.square(stds)))) if stds else math.nan,
                         "spread": float(np.nanstd(means[label], ddof=1)) if len(order) > 1 else math.nan,
                         "tau_seeds": mean_pairwise_tau([[table[v][k] for v in order] for k in range(len(seeds))]),
@@ -101,14 +103,14 @@ def summarise(per_budget, order, seeds) -> tuple[pd.DataFrame, pd.DataFrame]:
     for row in summary:
         row["tau_vs_largest"] = 1.0 if row["budget"] == largest else kendall_tau(means[row["budget"]], means[largest])
         row["agrees"] = bool(row["tau_seeds"] >= TAU_AGREE and row["tau_vs_largest"] >= TAU_AGREE)
-    frame = pd.DataFrame(summary)[["budget", "steps", "batch", "size", "seeds", "seed_std", "spread", "tau_seeds",
-                                   "tau_vs_largest", "agrees", "wall_time_s", "diverged"]]
+    frame = pd.DataFrame(summary)[["budget", "steps", "batch", "size", "seeds", "mpx_per_training", "seed_std",
+                                   "spread", "tau_seeds", "tau_vs_largest", "agrees", "wall_time_s", "diverged"]]
     return frame, pd.DataFrame(variants)
 
 
 def cheapest_agreeing(summary: pd.DataFrame) -> str | None:
     agreeing = summary[summary["agrees"]]
-    return None if agreeing.empty else str(agreeing.sort_values("wall_time_s").iloc[0]["budget"])
+    return None if agreeing.empty else str(agreeing.sort_values("mpx_per_training").iloc[0]["budget"])
 
 
 def verdict(summary: pd.DataFrame) -> str:
@@ -133,10 +135,11 @@ def write_calibration(study: Study, summary: pd.DataFrame, variants: pd.DataFram
              f"paired: the same data order and augmentation for every variant) at each budget, on "
              f"{variants.attrs.get('data', 'synthstreets')}, on {device}. mIoU in %, evaluated as the study's "
              f"proxy (its dataset, split and image count).", "",
-             "| budget | seed std (pts) | spread between variants (pts) | τ seeds | τ vs largest | agrees | "
-             "wall time (min) | diverged |", "|---|---:|---:|---:|---:|:---:|---:|---:|"]
+             "| budget | cost (Mpx per training) | seed std (pts) | spread between variants (pts) | τ seeds | "
+             "τ vs largest | agrees | wall time (min) | diverged |", "|---|---:|---:|---:|---:|---:|:---:|---:|---:|"]
     for _, r in summary.iterrows():
-        lines.append(f"| {r['budget']} | {100 * r['seed_std']:.2f} | {100 * r['spread']:.2f} | {r['tau_seeds']:.2f} | "
+        lines.append(f"| {r['budget']} | {r['mpx_per_training']:.0f} | {100 * r['seed_std']:.2f} | "
+                     f"{100 * r['spread']:.2f} | {r['tau_seeds']:.2f} | "
                      f"{r['tau_vs_largest']:.2f} | {'yes' if r['agrees'] else 'no'} | {r['wall_time_s'] / 60:.1f} | "
                      f"{int(r['diverged'])} |")
     lines += ["", verdict(summary), "", f"Per variant, mean mIoU (%) ± half-width of the {LEVEL:.0%} Student-t "
@@ -153,8 +156,10 @@ def write_calibration(study: Study, summary: pd.DataFrame, variants: pd.DataFram
     lines += ["", "- **seed std**: standard deviation of one variant's mIoU over seeds, pooled (root mean square) "
               "over variants. **spread**: standard deviation of the variants' mean mIoU. **τ seeds**: Kendall τ-b "
               "between two seeds' rankings of the variants, mean over seed pairs. **τ vs largest**: τ between this "
-              "budget's mean ranking and the largest budget's. **wall time**: training and evaluation summed over "
-              "the budget's trainings (one process, the study's thread count)."]
+              "budget's mean ranking and the largest budget's. **cost**: pixels one training processes (steps x batch "
+              "x H x W), the load-independent measure the cheapest budget is chosen by. **wall time**: training and "
+              "evaluation summed over the budget's trainings as recorded (the study's thread count); it grows with "
+              "whatever else ran on the machine meanwhile, so compare costs, not wall times, across budgets."]
     atomic_write(out / "calibration.md", "\n".join(lines) + "\n")
     _plot(study, summary, variants, out / "calibration.png", device)
     return [out / "calibration.md", out / "calibration.csv", out / "calibration.png"]

@@ -26,7 +26,7 @@ def test_summary_on_fixed_numbers():
     assert summary.loc[1, "agrees"] and summary.loc[2, "agrees"]
     assert summary.loc[1, "seed_std"] == pytest.approx(0.01 / 2 ** 0.5)
     assert summary.loc[1, "spread"] == pytest.approx(0.05) and summary.loc[1, "wall_time_s"] == 120
-    assert cheapest_agreeing(summary) == "20 steps x 16 at 128x256"
+    assert cheapest_agreeing(summary) == "20 steps x 16 at 128x256" and summary.loc[1, "mpx_per_training"] == 20 * 16 * 128 * 256 / 1e6
     assert "cheapest budget" in verdict(summary)
     assert len(per_variant) == 9
 
