@@ -249,7 +249,11 @@ def pareto_figure(frame: pd.DataFrame, x: str, y: str, *, label: str | None = "v
             if text:
                 texts.append((ref_ax, xy, text, "reference"))
     all_x = px if ref is None else np.concatenate([px, ref["x"]])       # one x axis for both
-    _pad_limits(ax, all_x, py if ref_ax is not ax or ref is None else np.concatenate([py, ref["y"]]), logx=logx)
+    y_extent = py if ref_ax is not ax or ref is None else np.concatenate([py, ref["y"]])
+    if has_ci:   # the whole interval in view, not only the means
+        bounds = np.concatenate([_numeric(frame, f"{y}_ci_low"), _numeric(frame, f"{y}_ci_high")]) * y_scale
+        y_extent = np.concatenate([y_extent, bounds[np.isfinite(bounds)]])
+    _pad_limits(ax, all_x, y_extent, logx=logx)
     if ref_ax is not ax:
         _pad_limits(ref_ax, None, ref["y"], logx=False)
     fig.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, footer / height), ncol=3, fontsize=8,

@@ -88,7 +88,7 @@ def summarise(per_budget, order, seeds) -> tuple[pd.DataFrame, pd.DataFrame]:
         for v in order:
             interval = t_interval(table[v])
             variants.append({"budget": label, "variant": v, "miou": interval.mean, "miou_ci_low": interval.low,
-                             "miou_ci_high": interval.high, "seeds": interval.n})
+                             "miou_ci_high": interval.high, "seeds": interval.n, "miou_by_seed": list(table[v])})
         stds = [np.nanstd(table[v], ddof=1) for v in order if sum(not math.isnan(x) for x in table[v]) >= 2]
         seconds = sum(float(r.get("train_time_s") or 0) + float(r.get("eval_time_s") or 0) for r in rows.values())
         summary.append({"budget": label, "steps": config.steps, "batch": config.batch,
@@ -172,14 +172,17 @@ def _plot(study, summary, variants, path: Path, device: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6))
-    minutes = summary["wall_time_s"] / 60
-    left.plot(minutes, summary["tau_seeds"], "o-", label="τ between seeds")
-    left.plot(minutes, summary["tau_vs_largest"], "s--", label="τ vs largest budget")
+    cost = summary["mpx_per_training"]
+    left.plot(cost, summary["tau_seeds"], "o-", label="τ between seeds")
+    left.plot(cost, summary["tau_vs_largest"], "s--", label="τ vs largest budget")
     left.axhline(TAU_AGREE, color="grey", lw=0.8, ls=":", label=f"agreement ({TAU_AGREE})")
-    for m, b, t in zip(minutes, summary["budget"], summary["tau_seeds"]):
+    for m, b, t in zip(cost, summary["budget"], summary["tau_seeds"]):
         left.annotate(b, (m, t), textcoords="offset points", xytext=(4, 6), fontsize=7)
-    left.set(xlabel=f"wall time of the budget's trainings (min, {device})", ylabel="Kendall τ", ylim=(-1.05, 1.05),
-             title="Do the rankings agree?")
+    if cost.max() > 8 * cost.min():
+        left.set_xscale("log")
+    left.margins(x=0.15)
+    left.set(xlabel="cost of one training (million pixels processed: steps x batch x H x W)", ylabel="Kendall τ",
+             ylim=(-1.05, 1.05), title="Do the rankings agree?")
     left.legend(fontsize=8, loc="lower right")
     budgets = list(summary["budget"])
     x = np.arange(len(budgets))
@@ -187,10 +190,12 @@ def _plot(study, summary, variants, path: Path, device: str) -> None:
     for k, v in enumerate(names):
         sub = variants[variants["variant"] == v].set_index("budget").loc[budgets]
         offset = (k - (len(names) - 1) / 2) * 0.06
-        err = np.vstack([sub["miou"] - sub["miou_ci_low"], sub["miou_ci_high"] - sub["miou"]]) * 100
-        right.errorbar(x + offset, sub["miou"] * 100, yerr=np.nan_to_num(err), fmt="o-", ms=4, capsize=2, label=v)
+        line, = right.plot(x + offset, sub["miou"] * 100, "o-", ms=5, label=v)
+        for j, values in enumerate(sub["miou_by_seed"]):
+            right.plot([x[j] + offset] * len(values), np.asarray(values, float) * 100, "_", ms=8, mew=1.5,
+                       color=line.get_color(), alpha=0.8)
     right.set_xticks(x, budgets, fontsize=7)
-    right.set(ylabel=f"proxy mIoU (%), mean ± {LEVEL:.0%} interval", title="mIoU per variant and budget")
+    right.set(ylabel="proxy mIoU (%): mean (dot) and each seed (dash)", title="mIoU per variant and budget")
     right.legend(fontsize=7, ncol=2)
     fig.suptitle(f"{study.title}: budget calibration", fontsize=10)
     fig.tight_layout()

@@ -27,6 +27,10 @@ def write_reports(study: Study, frame: pd.DataFrame, out: Path, *, command: str,
         ok = frame[frame.get("status", "ok") == "ok"] if "status" in frame else frame
         proxy = (f"proxy mIoU: {first.get('miou_dataset')} {first.get('miou_split')} at {first.get('miou_size')}, "
                  f"{int(first.get('train_steps', 0))} steps x {int(first.get('train_batch', 0))}")
+        if "miou_seeds" in ok and ok["miou_seeds"].notna().any():
+            proxy += f", mean of {int(ok['miou_seeds'].max())} seeds with its 95% interval"
+            if "miou_delta_resolved" in ok and not ok["miou_delta_resolved"].isin([True, "True"]).any():
+                proxy += "; no row's difference to the baseline is resolved, so the front orders means within seed noise"
         reference = None
         if "published_gmacs" in ok and "published_miou_pct" in ok:
             pub = ok.dropna(subset=["published_gmacs", "published_miou_pct"])
