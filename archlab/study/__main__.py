@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs-dir", type=cli.writable_dir("--runs-dir"), help="training runs (default runs/studies/NAME)")
     p.add_argument("--seeds", type=cli.positive_int, help="trainings per variant, seeds 0..N-1, paired across variants "
                    "(default: the study's; with --calibrate at least 2)")
+    p.add_argument("--retime", action="store_true", help="run the timing stage again even when its cached result "
+                   "matches (e.g. on a quieter machine); counts and trainings stay cached")
     p.add_argument("--calibrate", action="store_true", help="train every variant at the study's ladder of budgets "
                    "and report which budget's rankings agree between seeds (writes calibration.md/.csv/.png)")
     p.add_argument("--force", action="store_true", help="redo every stage, ignoring cached results")
@@ -123,7 +125,7 @@ def main(argv=None) -> int:
         study = load_study(args.name)
         settings = StudySettings(device=args.device, size=args.size, train=args.train, budget=budget,
                                  threads=args.threads, runs=args.runs, runs_per_round=args.runs_per_round,
-                                 seeds=args.seeds)
+                                 seeds=args.seeds, retime=args.retime)
         out = args.out or Path("reports") / study.name
         if args.calibrate:
             return _calibrate(study, settings, out, args, command)

@@ -53,6 +53,7 @@ class StudySettings:
     warmup: int | None = None
     runs_per_round: int | None = None  # forwards per variant per round (None: the study's)
     seeds: int | None = None          # trainings per variant, seeds 0..n-1 (None: the study's)
+    retime: bool = False              # time again even when the cached timing matches (a quieter machine)
 
 
 def slug(name: str) -> str:
@@ -246,7 +247,7 @@ def _timing_stage(study: Study, settings: StudySettings, specs: dict, size, resu
     per_round = settings.runs_per_round or study.latency_runs_per_round
     timing_key = _key([specs[v].content_hash() for v in order], size, settings.device, settings.threads, rounds,
                       per_round, warmup)
-    if not force and all(results.get(v).get("timing_key") == timing_key for v in order):
+    if not (force or settings.retime) and all(results.get(v).get("timing_key") == timing_key for v in order):
         bar.stage("timed (cached)", advance=len(order))
         return
     tick = time.perf_counter()

@@ -154,6 +154,9 @@ def test_the_timing_stage_is_cached_with_every_variant_and_redone_when_one_chang
     assert calls == [["full", "half", "colour"]]               # second run: every row's timing key matched
     run_study(TOY, StudySettings(train=False, runs=3), out=tmp_path, progress=False)
     assert len(calls) == 2                                      # other timing settings: all timed again, together
+    profiled = _counting(monkeypatch)
+    run_study(TOY, StudySettings(train=False, runs=3, retime=True), out=tmp_path, progress=False)
+    assert len(calls) == 3 and profiled["profile"] == []       # --retime: timed again, counts stay cached
 
 
 @pytest.mark.parametrize("content, message", [
