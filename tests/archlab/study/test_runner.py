@@ -193,10 +193,19 @@ TOY = Study(name="toy", title="toy study", base="small_rf_cnn", baseline="full",
             variants=(Variant("full"), Variant("half", (width(0.5),)), Variant("colour", base="color_mlp")),
             latency_runs=2, latency_warmup=0)
 package = sys.modules["archlab.profile"]
+import pathlib, time
 calls, real = [], package.profile
+marker = pathlib.Path(sys.argv[1]) / "second-started"
 def counted(*a, **k):
+    if sys.argv[2] == "first" and not calls:   # hold the study until the second process is up and waiting
+        deadline = time.time() + 120
+        while not marker.exists() and time.time() < deadline:
+            time.sleep(0.1)
+        time.sleep(3)   # the second has touched the marker and is on its way to the lock
     calls.append(1)
     return real(*a, **k)
+if sys.argv[2] == "second":
+    marker.touch()
 with mock.patch.object(package, "profile", counted):
     run_study(TOY, StudySettings(train=False), out=sys.argv[1], progress=False)
 print("COUNTED", len(calls))
@@ -207,8 +216,8 @@ def test_two_processes_on_one_study_do_the_work_once(tmp_path):
     import subprocess
     import sys
 
-    procs = [subprocess.Popen([sys.executable, "-c", TWO_PROCESSES, str(tmp_path)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [subprocess.Popen([sys.executable, "-c", TWO_PROCESSES, str(tmp_path), role], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for role in ("first", "second")]
     outputs = [p.communicate(timeout=600) for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs
     counts = sorted(int(out.split("COUNTED")[-1]) for out, _ in outputs)
