@@ -110,9 +110,9 @@ def train_seeds(specs: dict, order: list[str], config, seeds, store: SeedResults
 
 
 def _slug(name: str) -> str:
-    import re
+    from archlab.study.runner import slug   # the study's one file-name rule (runner imports this module)
 
-    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").lower() or "variant"
+    return slug(name)
 
 
 def _ok(row: dict) -> bool:
