@@ -30,11 +30,14 @@ def bare_images_per_s(name: str, size, batch: int, steps: int, lr: float = 0.05,
 
     import archlab
 
+    from archlab.data import get_dataset
+
+    classes = get_dataset("synthstreets", "train", size=tuple(size)).num_classes   # what the trainer trains on
     torch.manual_seed(seed)
-    model = archlab.create_model(name, num_classes=11).train()
+    model = archlab.create_model(name, num_classes=classes).train()
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
     images = torch.randn(batch, 3, *size)
-    labels = torch.randint(0, 11, (batch, *size))
+    labels = torch.randint(0, classes, (batch, *size))
     tick = time.perf_counter()
     for _ in range(steps):
         loss = F.cross_entropy(model(images), labels, ignore_index=255)
