@@ -175,3 +175,45 @@ def run(main, argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def add_studies_dir(parser: argparse.ArgumentParser) -> None:
+    """``--studies-dir DIR`` (repeatable): folders of the user's own study and search files, searched
+    before ``ARCHLAB_STUDIES`` and archlab's own (:mod:`archlab.study.files`)."""
+    parser.add_argument("--studies-dir", action="append", default=[], type=existing_dir("--studies-dir"),
+                        metavar="DIR", help="a folder of your own study/search files (repeatable; searched before "
+                        "the folders in $ARCHLAB_STUDIES and archlab's own)")
+
+
+def existing_dir(option: str):
+    """An argument type: a folder that exists."""
+    def check(text: str) -> Path:
+        path = Path(text).expanduser()
+        if not path.is_dir():
+            raise argparse.ArgumentTypeError(f"{text!r} is not a folder (for {option})")
+        return path
+    return check
+
+
+# -- the options every command shares: one declaration each ------------------------------------------
+
+
+def add_size(parser, *, default=None, help: str = "input HxW", option: str = "--size") -> None:
+    """``--size HxW`` checked by :func:`parse_size`."""
+    parser.add_argument(option, type=lambda text: parse_size(text, option), default=default, metavar="HxW",
+                        help=help)
+
+
+def add_device(parser, *, default="cpu", help: str = "cpu, cuda or cuda:N (default cpu)") -> None:
+    """``--device NAME``, refused at once when this machine has no such device (:func:`device`)."""
+    parser.add_argument("--device", type=device, default=default, help=help)
+
+
+def add_threads(parser, *, default=None, help: str = "CPU threads for torch") -> None:
+    """``--threads N``: torch's CPU thread count (:func:`threads`)."""
+    parser.add_argument("--threads", type=threads, default=default, help=help)
+
+
+def add_out_dir(parser, *, default=None, required: bool = False, help: str = "report directory") -> None:
+    """``--out DIR``: a folder that is (or can be made) writable, checked before any work (:func:`writable_dir`)."""
+    parser.add_argument("--out", type=writable_dir("--out"), default=default, required=required, help=help)

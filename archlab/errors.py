@@ -27,6 +27,11 @@ class SpecError(ArchlabError):
         self.spec = spec
 
 
+class BlockContractError(SpecError):
+    """A block class that does not keep the block contract (:mod:`archlab.blocks`): the message names
+    the block and the missing or wrong attribute."""
+
+
 class DataError(ArchlabError):
     """A dataset that cannot be loaded as asked: a missing or malformed tree, an unknown name or split.
 

@@ -18,7 +18,6 @@ from pathlib import Path
 import torch
 
 from archlab import cli
-from archlab.cli import parse_size
 
 
 def load_model(checkpoint: dict):
@@ -62,9 +61,9 @@ def main(argv=None) -> int:
     p.add_argument("checkpoint", type=Path, help="OUT/checkpoint.pt of a training run, or the run directory")
     p.add_argument("--split", choices=("train", "val", "test"), help="split to evaluate (default: the run's)")
     p.add_argument("--data-root", help="dataset root (default: the run's)")
-    p.add_argument("--size", type=parse_size, help="evaluation HxW (default: the run's working size)")
+    cli.add_size(p, help="evaluation HxW (default: the run's working size)")
     p.add_argument("--length", type=cli.positive_int, help="only the first N images of the split")
-    p.add_argument("--device", type=cli.device, default="cpu", help="cpu, cuda or cuda:N")
+    cli.add_device(p, default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument("--figure", type=cli.writable_file("--figure"), help="write the qualitative figure (input, ground truth, prediction) here")
     p.add_argument("--show", type=cli.positive_int, default=4, help="images in the figure (default 4)")
     p.add_argument("--json", action="store_true")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from archlab.errors import SpecError
+from archlab.errors import BlockContractError, SpecError
 from archlab.registry import get_block
 from archlab.spec import INPUT, Node, Spec, parse_ref
 
@@ -88,12 +88,31 @@ def _instantiate(spec: Spec, node: Node, in_channels: tuple[int, ...]) -> nn.Mod
     info = get_block(node.block, node=node.id)
     channels = in_channels[0] if info.num_inputs == 1 else tuple(in_channels)
     try:
-        return info.cls(channels, **node.args)
+        module = info.cls(channels, **node.args)
     except SpecError:
         raise
     except (ValueError, TypeError, RuntimeError, ZeroDivisionError, AssertionError) as exc:
         raise SpecError(f"block {node.block!r} cannot be built with in_channels={channels} and args "
                         f"{node.args}: {exc}", spec=spec.name, node=node.id) from None
+    for attribute, valid in (("out_channels", _channel_count), ("stride", _stride_value)):
+        if not hasattr(module, attribute):
+            raise BlockContractError(f"block {node.block!r} ({info.source}) has no attribute {attribute!r} after "
+                                     f"__init__; the block contract (archlab.blocks) needs it", spec=spec.name,
+                                     node=node.id)
+        value = getattr(module, attribute)
+        if not all(valid(v) for v in _as_tuple(value)):
+            raise BlockContractError(f"block {node.block!r} ({info.source}) sets {attribute} = {value!r}; expected "
+                                     f"{'positive ints' if attribute == 'out_channels' else 'positive numbers'} "
+                                     f"(one, or a tuple with one per output)", spec=spec.name, node=node.id)
+    return module
+
+
+def _channel_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _stride_value(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
 
 
 def infer_shapes(spec: Spec) -> dict[str, NodeShape]:
@@ -228,11 +247,7 @@ class GraphModel(nn.Module):
                     shapes = ", ".join(f"{tuple(a.shape)}" for a in args)
                     raise SpecError(f"block {self.spec.node(node_id).block!r} fails on inputs of shape {shapes}: "
                                     f"{str(exc).splitlines()[0]}", spec=self.spec.name, node=node_id) from None
-                declared = self.shapes[node_id].out_channels
-                got = tuple(o.shape[1] for o in (out if isinstance(out, (tuple, list)) else (out,)))
-                if got != declared:
-                    raise SpecError(f"block {self.spec.node(node_id).block!r} declared out_channels {declared} but "
-                                    f"produced {got} (a bug in the block)", spec=self.spec.name, node=node_id)
+                self._check_output(node_id, out, x.shape[-2:])
             else:
                 out = self.nodes[node_id](*args)
             env[node_id] = out
@@ -243,6 +258,25 @@ class GraphModel(nn.Module):
         if isinstance(result, (tuple, list)):
             result = result[0]
         return env if keep else result
+
+    def _check_output(self, node_id: str, out, input_hw) -> None:
+        """A node's output against what its block declared: channels, and sides = input sides / stride."""
+        outputs = out if isinstance(out, (tuple, list)) else (out,)
+        block = self.spec.node(node_id).block
+        declared = self.shapes[node_id].out_channels
+        got = tuple(o.shape[1] for o in outputs)
+        if got != declared:
+            raise SpecError(f"block {block!r} declared out_channels {declared} but produced {got} (a bug in the "
+                            f"block)", spec=self.spec.name, node=node_id)
+        for k, (o, stride) in enumerate(zip(outputs, self.shapes[node_id].out_strides)):
+            expected = tuple(side / stride for side in input_hw)
+            if o.ndim == 4 and any(abs(g - e) >= 1 for g, e in zip(o.shape[-2:], expected)):
+                which = f" output {k}" if len(outputs) > 1 else ""
+                raise SpecError(f"block {block!r}{which} is {o.shape[-2]}x{o.shape[-1]} on a "
+                                f"{input_hw[0]}x{input_hw[1]} input, but its stride says 1/{stride:g} of it "
+                                f"({expected[0]:g}x{expected[1]:g}): its stride attribute does not match what its "
+                                f"forward does (a kernel without padding, or a pooling the block does not declare)",
+                                spec=self.spec.name, node=node_id)
 
     def check_input(self, x: torch.Tensor) -> None:
         """Raise a SpecError if ``x`` cannot be this network's input: not one (N, C, H, W) tensor,

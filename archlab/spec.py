@@ -11,13 +11,13 @@ a stable content hash (SHA-256 of the canonical JSON) that identifies them in re
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
 from archlab.errors import SpecError
+from archlab.hashing import text_digest
 
 INPUT = "input"
 _ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -215,5 +215,4 @@ class Spec:
         """Stable hash of what builds the network: nodes, output, input channels (not name or meta)."""
         d = self.to_dict()
         body = {k: d[k] for k in ("nodes", "output", "in_channels", "input_multiple")}
-        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        return text_digest(json.dumps(body, sort_keys=True, separators=(",", ":")))

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from blocks.conv import ConvBNAct, positive
-from blocks.glue import RESIZE_MODES, resize
+from archlab.blocks.conv import ConvBNAct, positive
+from archlab.blocks.glue import RESIZE_MODES, resize
 
 
 class ReduceSum(nn.Module):

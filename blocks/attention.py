@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from blocks.conv import ConvBNAct, positive
-from blocks.glue import resize
+from archlab.blocks.conv import ConvBNAct, positive
+from archlab.blocks.glue import resize
 
 ORDERS = ("kv_first", "qk_first")
 

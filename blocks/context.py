@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from blocks.conv import AsymmetricConv, ConvBNAct, for_pooled_input, positive
+from archlab.blocks.conv import AsymmetricConv, ConvBNAct, for_pooled_input, positive
 
 
 def _int_list(value, name: str) -> list[int]:

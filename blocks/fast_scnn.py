@@ -4,14 +4,14 @@ Poudel, Liwicki and Cipolla, "Fast-SCNN: Fast Semantic Segmentation Network", BM
 (arXiv 1902.04502), Sec. 3.2 and Table 1. The inverted residual follows MobileNetV2
 (Sandler et al., CVPR 2018, Sec. 3.3). Learning to downsample, the inverted residual stages and
 the feature fusion compute in channels-last memory format on the CPU
-(:func:`blocks.conv.cpu_channels_last`: faster depthwise convolutions, same values up to rounding).
+(:func:`archlab.blocks.conv.cpu_channels_last`: faster depthwise convolutions, same values up to rounding).
 """
 from __future__ import annotations
 
 from torch import nn
 
-from blocks.conv import ConvBNAct, DepthwiseSeparableConv, cpu_channels_last, positive
-from blocks.glue import resize
+from archlab.blocks.conv import ConvBNAct, DepthwiseSeparableConv, cpu_channels_last, positive
+from archlab.blocks.glue import resize
 
 
 class LearningToDownsample(nn.Sequential):

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from blocks.conv import positive
+from archlab.blocks.conv import positive
 
 RESIZE_MODES = ("bilinear", "nearest")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from blocks.conv import ConvBNAct, positive
+from archlab.blocks.conv import ConvBNAct, positive
 
 
 def hard_links(layer: int) -> list[int]:

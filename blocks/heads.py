@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from blocks.conv import ConvBNAct, DepthwiseSeparableConv, positive
+from archlab.blocks.conv import ConvBNAct, DepthwiseSeparableConv, positive
 
 
 class Classifier(nn.Sequential):

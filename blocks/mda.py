@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from blocks.conv import AsymmetricConv, ConvBNAct, positive
+from archlab.blocks.conv import AsymmetricConv, ConvBNAct, positive
 
 
 class MDA(nn.Module):

@@ -10,14 +10,14 @@ stride by dilation 2.
 Placement of BN and ReLU follows the authors' public code (github.com/zgyang-hnu/NDNet,
 ``backbone/conv_module.py``): each depthwise-separable conv is a depthwise 3x3 with neither BN
 nor activation, then the pointwise 1x1, then BN (then ReLU where there is one). This differs from
-:class:`blocks.conv.DepthwiseSeparableConv` (Xception/MobileNet style, BN and act after both
+:class:`archlab.blocks.conv.DepthwiseSeparableConv` (Xception/MobileNet style, BN and act after both
 convs), so NDNet's separable conv is its own block, :class:`NDNetSepConv`.
 """
 from __future__ import annotations
 
 from torch import nn
 
-from blocks.conv import ConvBNAct, cpu_channels_last, positive
+from archlab.blocks.conv import ConvBNAct, cpu_channels_last, positive
 
 PAPER = "NDNet (Yang et al., IEEE T-ITS 2020; arXiv 1903.06922)"
 
@@ -108,7 +108,7 @@ class NDNetStage(nn.Sequential):
     every block carries ``dilation`` (2 with stride 1 for the output-stride-16 variant, as the
     authors' code does for the last stage). NDNet29: m 24/48/96, blocks 3/8/3; NDNet45: 16/32/64,
     4/12/6; NDNet61: 12/24/48, 6/16/8; NDNet29w: 64/128/256, 3/8/3. Computes in channels-last
-    memory format on the CPU (:func:`blocks.conv.cpu_channels_last`: PyTorch's depthwise
+    memory format on the CPU (:func:`archlab.blocks.conv.cpu_channels_last`: PyTorch's depthwise
     convolutions are several times faster so; same values up to rounding).
     """
 

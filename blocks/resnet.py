@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from blocks.conv import ConvBNAct, cpu_channels_last, make_act, positive
+from archlab.blocks.conv import ConvBNAct, cpu_channels_last, make_act, positive
 
 #: Blocks per stage of the two BasicBlock ResNets (He et al., CVPR 2016, Table 1).
 RESNET_DEPTHS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
@@ -22,7 +22,7 @@ class ResNetStem(nn.Sequential):
 
     ResNet (He et al., CVPR 2016), Table 1, rows conv1 and the pool opening conv2_x.
 
-    On the CPU the stem computes in channels-last memory format (:func:`blocks.conv.cpu_channels_last`):
+    On the CPU the stem computes in channels-last memory format (:func:`archlab.blocks.conv.cpu_channels_last`):
     the same values, but PyTorch's NCHW max pool kernel is several times slower than its
     channels-last one on this 64-channel map at 1/2 resolution (the whole stem about 0.55x its
     NCHW time at 512x1024 on a 2-core EPYC).

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from blocks.conv import ACTIVATIONS, ConvBNAct, DepthwiseSeparableConv, for_pooled_input, make_act, positive
+from archlab.blocks.conv import ACTIVATIONS, ConvBNAct, DepthwiseSeparableConv, for_pooled_input, make_act, positive
 
 
 class XceptionBlock(nn.Module):
@@ -21,7 +21,7 @@ class XceptionBlock(nn.Module):
     as in DFANet's Table 1 and the public reimplementations. The shortcut is the identity when
     ``stride == 1`` and the widths are equal, otherwise a 1x1 conv (with ``stride``) + BN projection.
 
-    Each separable conv is depthwise-BN-act then pointwise-BN-act (``blocks.conv``); the third
+    Each separable conv is depthwise-BN-act then pointwise-BN-act (``archlab.blocks.conv``); the third
     one's pointwise output is linear so that the activation comes after the residual sum, the
     post-activation form of Xception's ReLU-SepConv-BN units (same parameters either way).
 

@@ -62,6 +62,9 @@ def measure(models, size, batch: int, steps: int, rounds: int, threads: int, pro
     rows = []
     for k, name in enumerate(models, start=1):
         ratios, trainer, bare = [], [], []
+        if progress:
+            progress(f"[{k}/{len(models)}] {name}: warm-up (renders the scenes into the sample memory)")
+        trainer_images_per_s(name, size, batch, steps)
         for r in range(rounds):
             order = ("trainer", "bare") if r % 2 == 0 else ("bare", "trainer")
             got = {}
@@ -92,9 +95,11 @@ def markdown(frame: pd.DataFrame, command: str, device: str) -> str:
               f"{first['size']}, batch {int(first['batch'])}, {int(first['steps'])} steps per measurement from a fresh "
               f"model, fp32. Images/s = medians over {int(first['rounds'])} interleaved rounds (the order of trainer "
               f"and bare loop alternates); the ratio is taken within each round (median, 25th–75th percentile).",
-              "- **trainer**: `archlab.train.train` on synthstreets (scenes generated on first use, random scale, "
-              "crop and flip, in the training process). **bare loop**: forward, cross-entropy, backward and SGD step "
-              "on one fixed random batch: the limit of a step on this machine.",
+              "- **trainer**: `archlab.train.train` on synthstreets: random scale, crop and flip of each image in the "
+              "training process, from scenes already rendered into the process's sample memory "
+              "(`archlab.data.memo`; one untimed warm-up run per model renders them, as the first training of a study "
+              "does for all later ones). **bare loop**: forward, cross-entropy, backward and SGD step on one fixed "
+              "random batch: the limit of a step on this machine. Both in PyTorch's default (contiguous) layout.",
               "- " + (f"Below 0.9 of the limit: {', '.join(below)}." if below else "Every model within 0.9 of the limit.")]
     return "\n".join(lines) + "\n"
 
@@ -107,13 +112,12 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m archlab.bench.training", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("models", nargs="*", help="zoo models (default: every segmentation model of the zoo)")
-    p.add_argument("--size", type=cli.parse_size, default=(128, 256), help="training image HxW (default 128x256)")
+    cli.add_size(p, default=(128, 256), help="training image HxW (default 128x256)")
     p.add_argument("--batch", type=cli.positive_int, default=8)
     p.add_argument("--steps", type=cli.positive_int, default=10, help="steps per measurement")
     p.add_argument("--rounds", type=cli.positive_int, default=3, help="interleaved rounds per model")
-    p.add_argument("--threads", type=cli.threads, default=2)
-    p.add_argument("--out", type=cli.writable_dir("--out"), default=Path("reports") / "train",
-                   help="writes throughput.md and throughput.csv here (default reports/train)")
+    cli.add_threads(p, default=2)
+    cli.add_out_dir(p, default=Path("reports") / "train", help="writes throughput.md and throughput.csv here (default reports/train)")
     args = p.parse_args(argv)
     models = args.models or archlab.list_models()
     unknown = [m for m in models if m not in archlab.list_models()]

@@ -67,6 +67,14 @@ class SegmentationDataset:
     def describe(self) -> str:
         return f"{self.name} {self.split} ({len(self)} images, {len(self.eval_classes)} evaluated classes)"
 
+    def memo_key(self):
+        """A hashable identity of everything this dataset's samples depend on, or None (the default).
+
+        Datasets that return one share loaded samples across trainings in a process
+        (:mod:`archlab.data.memo`); return None where samples may change while the process runs.
+        """
+        return None
+
 
 def open_tree(dataset: SegmentationDataset, root, split: str, splits, expected: str):
     """Common start of a file-tree dataset: check ``split`` and ``root``, set ``dataset.root/.split``.

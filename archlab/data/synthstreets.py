@@ -754,6 +754,11 @@ class SynthStreets(SegmentationDataset):
     def __len__(self) -> int:
         return self.length
 
+    def memo_key(self):
+        """Scenes depend on the generator version, the seed, the split and the size (not the length); the
+        cache folder is part of the key so that a dataset with a disk cache fills it."""
+        return (self.name, GENERATOR_VERSION, self.seed, self.split, self.size, str(self.cache))
+
     def load(self, index: int) -> Sample:
         if not 0 <= index < self.length:
             raise IndexError(f"{self.name} {self.split}: index {index} out of range 0..{self.length - 1}")
@@ -804,9 +809,9 @@ def main(argv=None) -> None:
 
     p = argparse.ArgumentParser(prog="python -m archlab.data.synthstreets",
                                 description="Write a preview grid of synthstreets scenes; print the rendering speed.")
-    p.add_argument("--out", required=True, type=cli.writable_dir("--out"), help="folder for synthstreets_preview.png")
+    cli.add_out_dir(p, required=True, help="folder for synthstreets_preview.png")
     p.add_argument("--n", type=cli.positive_int, default=8, help="scenes in the preview")
-    p.add_argument("--size", type=cli.parse_size, default=(256, 512), help="HxW")
+    cli.add_size(p, default=(256, 512), help="HxW")
     p.add_argument("--split", default="val", choices=tuple(SPLIT_ID))
     p.add_argument("--seed", type=cli.non_negative_int, default=0)
     p.add_argument("--bench", type=cli.non_negative_int, default=50, help="scenes rendered for the speed figure")

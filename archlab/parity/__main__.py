@@ -44,16 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keyword arguments for FACTORY, e.g. '{\"n_classes\": 19}'")
     p.add_argument("--num-classes", type=cli.positive_int, default=19,
                    help="classes of archlab's zoo model (default 19)")
-    p.add_argument("--size", type=cli.parse_size, default=(1024, 2048),
-                   help="input HxW for counts, the structural diff and the output check (default 1024x2048)")
+    cli.add_size(p, default=(1024, 2048), help="input HxW for counts, the structural diff and the output check (default 1024x2048)")
     p.add_argument("--latency-size", type=cli.parse_size, default=(512, 1024),
                    help="input HxW for latency (default 512x1024)")
-    p.add_argument("--threads", type=cli.threads, help="CPU threads for timing (default: torch's setting)")
+    cli.add_threads(p, help="CPU threads for timing (default: torch's setting)")
     p.add_argument("--rounds", type=cli.positive_int, default=10, help="interleaved timing rounds (default 10)")
     p.add_argument("--forwards", type=cli.positive_int, default=5,
                    help="timed forwards per side per round; a round's figure is their median (default 5)")
     p.add_argument("--warmup", type=cli.non_negative_int, default=3, help="untimed forwards per side (default 3)")
-    p.add_argument("--device", type=cli.device, default="cpu", help="device for latency only: cpu, cuda or cuda:N (default cpu)")
+    cli.add_device(p, default="cpu", help="device for latency only: cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--no-latency", action="store_true", help="counts and structure only")
     p.add_argument("--no-weights-check", action="store_true",
                    help="skip running both with archlab's weights when the structures are identical")

@@ -9,7 +9,7 @@ times is recorded each time; its parameters count on its first call only, so the
 parameters sum to the parameters of the modules that ran.
 
 A layer's **type** is the first ``torch.nn`` class in its class's MRO (archlab's
-``blocks.conv.PooledBatchNorm2d`` subclass is a ``BatchNorm2d``, as the reference's plain one is); its
+``archlab.blocks.conv.PooledBatchNorm2d`` subclass is a ``BatchNorm2d``, as the reference's plain one is); its
 **signature** is ``(type, parameter shapes, buffer shapes, output shape, settings)``; the
 settings are those that change the output but not a shape, where they differ from PyTorch's
 defaults: a convolution's dilation and padding mode, a normalisation's ``eps`` (FASSD-Net's MDA
@@ -130,7 +130,7 @@ def leaf_layer_types(model: nn.Module) -> Counter:
 
 
 def layer_classes(model: nn.Module) -> dict[str, set[str]]:
-    """Leaf modules' exact classes per :func:`layer_type` (``{"BatchNorm2d": {"blocks.conv.PooledBatchNorm2d"}}``)."""
+    """Leaf modules' exact classes per :func:`layer_type` (``{"BatchNorm2d": {"archlab.blocks.conv.PooledBatchNorm2d"}}``)."""
     out: dict[str, set[str]] = {}
     for m in model.modules():
         if next(m.children(), None) is None:

@@ -13,7 +13,6 @@ import warnings
 from pathlib import Path
 
 from archlab import cli
-from archlab.cli import parse_size
 
 DTYPES = ("fp32", "fp16", "bf16")
 
@@ -23,9 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("models", nargs="*", help="zoo model names (see python -m archlab.zoo)")
     p.add_argument("--all", action="store_true", help="every segmentation model of the zoo")
-    p.add_argument("--size", type=parse_size, default=(1024, 2048), help="input HxW (default 1024x2048)")
+    cli.add_size(p, default=(1024, 2048), help="input HxW (default 1024x2048)")
     p.add_argument("--batch", type=cli.positive_int, default=1, help="batch size for latency and memory (default 1)")
-    p.add_argument("--device", type=cli.device, default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    cli.add_device(p, default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--dtype", default="fp32", help="fp32, fp16 or bf16, or a comma list such as fp32,fp16")
     p.add_argument("--channels-last", action="store_true", help="channels_last memory format")
     p.add_argument("--fuse-bn", action="store_true", help="fold BatchNorm into the preceding convolution")
@@ -33,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--deploy", choices=("off", "on", "both"),
                    help="on = --fuse-bn --channels-last; both = each model with them off and on, in one run")
     p.add_argument("--cudnn-benchmark", action="store_true", help="torch.backends.cudnn.benchmark on (CUDA)")
-    p.add_argument("--threads", type=cli.threads, help="CPU threads for timing (default: torch's current setting)")
+    cli.add_threads(p, help="CPU threads for timing (default: torch's current setting)")
     p.add_argument("--warmup", type=cli.non_negative_int, default=10, help="untimed warm-up runs (default 10)")
     p.add_argument("--runs", type=cli.positive_int, default=30, help="timed runs (default 30)")
     p.add_argument("--no-latency", action="store_true", help="counts only (no timing, and no memory unless --memory)")

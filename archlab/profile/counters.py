@@ -25,7 +25,7 @@ What each counter counts (read from its source: fvcore 0.1.5 ``nn/flop_count.py`
   Functional calls are seen (the trace records every ATen op) and attributed to the module whose
   ``__call__`` issued them.
 - **thop** hooks *modules* whose exact type is in its table (``thop.profile.register_hooks``);
-  subclasses do not match (archlab's ``blocks.conv.PooledBatchNorm2d``, used only in branches
+  subclasses do not match (archlab's ``archlab.blocks.conv.PooledBatchNorm2d``, used only in branches
   that pool to 1x1, counts 0), and functional calls (``F.interpolate``, ``torch.bmm``) are
   invisible. Rules: ``Conv*d``/``ConvTranspose*d`` as fvcore (no bias); ``Linear``
   ``in_features`` per output element; ``BatchNorm*d``/``LayerNorm``/``InstanceNorm*d``
@@ -45,7 +45,7 @@ What each counter counts (read from its source: fvcore 0.1.5 ``nn/flop_count.py`
   backend: the one that call gets (it passes no ``backend``; in 0.7.5's code the default is
   ``'pytorch'``, although its README says ``'aten'``), with its default
   ``count_functional=True``. It hooks *modules* whose exact type is in its table
-  (``pytorch_ops.MODULES_MAPPING``): subclasses count 0 (archlab's ``blocks.conv.PooledBatchNorm2d``
+  (``pytorch_ops.MODULES_MAPPING``): subclasses count 0 (archlab's ``archlab.blocks.conv.PooledBatchNorm2d``
   among them), and a hooked module's count stands for its whole subtree. Module rules:
   ``Conv*d`` as fvcore **plus 1 per output element for a bias**; ``ConvTranspose*d`` the kernel
   MACs at every *input* position plus the bias; ``Linear`` ``in_features`` per output element,

@@ -47,13 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--samples", type=cli.positive_int, default=20, help="architectures to sample (default 20)")
     c.add_argument("--seed", type=cli.non_negative_int, default=0, help="sampling seed (default 0)")
     c.add_argument("--budget", default="", help="training overrides on top of the space's, e.g. steps=300,batch=8")
-    c.add_argument("--device", type=cli.device, help="cpu or cuda for proxies and training (default: the budget's, else cpu)")
-    c.add_argument("--threads", type=cli.threads, help="CPU threads for torch")
+    cli.add_device(c, default=None, help="cpu or cuda for proxies and training (default: the budget's, else cpu)")
+    cli.add_threads(c, help="CPU threads for torch")
     c.add_argument("--proxy-batch", type=cli.positive_int, help="images in the proxy batch (default: the space's, else 8)")
     c.add_argument("--proxy-size", type=parse_size,
                    help="HxW of the proxy batch (default: the space's proxy size, else the training size)")
-    c.add_argument("--out", type=cli.writable_dir("--out"), default=Path("reports") / "proxy_correlation",
-                   help="report directory (default reports/proxy_correlation)")
+    cli.add_out_dir(c, default=Path("reports") / "proxy_correlation", help="report directory (default reports/proxy_correlation)")
     c.add_argument("--runs-dir", type=cli.writable_dir("--runs-dir"), default=Path("runs") / "proxy_correlation",
                    help="training runs (default runs/proxy_correlation)")
     c.add_argument("--force", action="store_true", help="rescore and retrain everything, ignoring the cache")

@@ -35,6 +35,7 @@ import torch
 
 from archlab.proxies import PROXIES, score, score_all
 from archlab.spec import Spec
+from archlab.hashing import digest
 
 BASELINES = ("params", "macs")
 TIE = 1e-9   # two rho closer than this are a tie (float noise), and a tie with a baseline is not a win
@@ -43,7 +44,7 @@ TRAIN_FIELDS = ("miou", "status", "failure", "train_steps", "train_time_s", "fin
 
 
 def _key(*parts) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return digest(parts)
 
 
 def batch_digest(images: torch.Tensor, labels: torch.Tensor | None) -> str:

@@ -26,7 +26,8 @@ from archlab import cli
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m archlab.search", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("name", nargs="?", help="search space name (a file in studies/ defining SEARCH)")
+    p.add_argument("name", nargs="?", help="search space: a name (its file in archlab's studies or a --studies-dir "
+                   "folder) or a path to a .py file defining SEARCH")
     p.add_argument("--list", action="store_true", help="list the search spaces, one line each")
     p.add_argument("--trials", type=cli.positive_int, help="the study's target number of trials (default 20; with --export "
                                               "alone, no search is run)")
@@ -37,19 +38,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--objective", help="accuracy to maximise: miou or proxy:NAME (default: the space's)")
     p.add_argument("--metric", choices=("latency", "macs"), help="cost to minimise (default: the space's)")
     p.add_argument("--latency-budget", type=cli.positive_float, metavar="MS", help="constraint: latency at most MS ms")
-    p.add_argument("--device", type=cli.device, default="cpu", help="cpu, cuda or cuda:N: latency, proxies and "
+    cli.add_device(p, default="cpu", help="cpu, cuda or cuda:N: latency, proxies and "
                    "training")
-    p.add_argument("--threads", type=cli.threads, help="torch CPU threads per worker (default: cores / workers)")
+    cli.add_threads(p, help="torch CPU threads per worker (default: cores / workers)")
     p.add_argument("--seeds", type=cli.positive_int, help="with --objective miou: trainings per trial (seeds 0..N-1; "
                    "the front shows the mean and its 95%% interval; default: the space's)")
     p.add_argument("--seed", type=cli.non_negative_int, default=0, help="sampler seed (each worker and run derives its own)")
-    p.add_argument("--out", type=cli.writable_dir("--out"), help="report directory (default reports/NAME)")
+    cli.add_out_dir(p, help="report directory (default reports/NAME)")
     p.add_argument("--heartbeat", type=cli.positive_int, default=20, metavar="S", help="heartbeat interval of a running trial")
     p.add_argument("--grace-period", type=cli.positive_int, default=60, metavar="S",
                    help="a running trial without a heartbeat for S seconds is failed and retried")
     p.add_argument("--max-retry", type=cli.non_negative_int, default=2, help="retries of a trial whose worker died")
     p.add_argument("--export", action="store_true", help="write front.csv, front.png, hypervolume.csv/png "
                                                          "(after the search when --trials is given)")
+    cli.add_studies_dir(p)
     return p
 
 
@@ -60,8 +62,8 @@ def main(argv=None) -> int:
     from archlab.search.storage import resolve_storage
 
     if args.list:
-        for name in list_spaces():
-            space = load_space(name, check=False)
+        for name in list_spaces(args.studies_dir):
+            space = load_space(name, check=False, studies_dirs=args.studies_dir)
             print(f"{name:18s} {space.title} (base {space.base}: {space.describe()})")
         return 0
     if not args.name:
@@ -74,9 +76,11 @@ def main(argv=None) -> int:
         # cheap checks first, so a typo costs no model building
         if args.objective is not None:
             parse_accuracy(args.objective)
-        out = args.out or Path("reports") / args.name
+        space = load_space(args.name, check=False, studies_dirs=args.studies_dir)
+        out = args.out or Path("reports") / space.name
         resolve_storage(args.storage, out, args.workers)
-        space = load_space(args.name, check=search)
+        if search:
+            space.check(build=True)
         written = []
         if search:
             from archlab.search.runner import SearchSettings, run_search
@@ -94,7 +98,8 @@ def main(argv=None) -> int:
             from archlab.search.export import export
 
             tick = time.perf_counter()
-            written = export(space, storage=args.storage, out=args.out, command=command, threads=args.threads)
+            written = export(space, storage=args.storage, out=args.out, command=command, threads=args.threads,
+                             studies_dirs=args.studies_dir)
             print(f"wrote {', '.join(map(str, written))} ({time.perf_counter() - tick:.0f} s)")
     except (ArchlabError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

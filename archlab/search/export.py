@@ -58,7 +58,7 @@ def trials_frame(study, objectives: Objectives) -> pd.DataFrame:
 
 
 def reference_points(space: SearchSpace, objectives: Objectives, out: Path, *, threads: int | None = None,
-                     runs_dir: Path | None = None) -> tuple[pd.DataFrame, list[str]]:
+                     runs_dir: Path | None = None, studies_dirs=()) -> tuple[pd.DataFrame, list[str]]:
     """The reference study's variants measured under ``objectives`` (cached in ``out/reference.csv``).
 
     Returns ``(frame, notes)``: one row per variant that runs at the search's sizes (columns
@@ -70,7 +70,7 @@ def reference_points(space: SearchSpace, objectives: Objectives, out: Path, *, t
 
     if not space.reference_study:
         return pd.DataFrame(), []
-    study = _reference_study(space)
+    study = _reference_study(space, studies_dirs)
     cache_path = Path(out) / "reference.csv"
     cache = pd.read_csv(cache_path) if cache_path.is_file() else pd.DataFrame()
     kind, _ = parse_accuracy(objectives.accuracy)
@@ -117,21 +117,20 @@ def reference_points(space: SearchSpace, objectives: Objectives, out: Path, *, t
     return frame, notes
 
 
-def _reference_study(space: SearchSpace):
+def _reference_study(space: SearchSpace, studies_dirs=()):
     """The space's reference study (``studies/NAME.py``'s STUDY), not validated at the study's own size:
     its variants are only ever built at the search's sizes."""
-    import importlib
-
     from archlab.search.space import SearchError
     from archlab.study import Study
     from archlab.study.definition import NAME_RE
+    from archlab.study.files import StudyFileError, import_study_file
 
     name = space.reference_study
     try:
         if not NAME_RE.match(name):
-            raise ImportError("not a study name")
-        study = getattr(importlib.import_module(f"studies.{name}"), "STUDY", None)
-    except ImportError as exc:
+            raise StudyFileError("not a study name")
+        study = getattr(import_study_file(name, studies_dirs), "STUDY", None)
+    except StudyFileError as exc:
         study, why = None, str(exc)
     else:
         why = "it defines no STUDY"
@@ -170,7 +169,7 @@ def _settings_note(objectives: Objectives, frame: pd.DataFrame) -> str:
 
 
 def export(space: SearchSpace, *, storage: str | None = None, out: Path | None = None, command: str = "",
-           threads: int | None = None) -> list[Path]:
+           threads: int | None = None, studies_dirs=()) -> list[Path]:
     """Write the search's report files under ``out`` (default reports/NAME); returns the paths written."""
     from archlab.report.pareto import pareto_mask, pareto_plot
     from archlab.search.runner import SearchSettings, open_search_study
@@ -195,7 +194,7 @@ def export(space: SearchSpace, *, storage: str | None = None, out: Path | None =
     front.to_csv(out / "front.csv", index=False)
     written.append(out / "front.csv")
 
-    refs, ref_notes = reference_points(space, objectives, out, threads=threads)
+    refs, ref_notes = reference_points(space, objectives, out, threads=threads, studies_dirs=studies_dirs)
     feasible_refs = refs[refs["feasible"]] if len(refs) else refs
     infeasible_refs = refs[~refs["feasible"]]["variant"].tolist() if len(refs) else []
     counted = counted_trials(study.get_trials(deepcopy=False))

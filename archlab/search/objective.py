@@ -14,7 +14,6 @@ when every value is <= 0), the convention of Optuna's constrained NSGA-II (Deb e
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib
 import json
 import math
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from archlab.profile.latency import NoisyLatencyWarning
 from archlab.search.space import CONSTRAINTS, METRICS, SearchSpace, parse_accuracy
+from archlab.hashing import digest
 
 #: Record column of each cost metric.
 METRIC_COLUMNS = {"latency": "latency_ms_median", "macs": "macs_fvcore"}
@@ -88,7 +88,7 @@ class Objectives:
         return json.loads(json.dumps(asdict(self), default=list))
 
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(self.settings(), sort_keys=True).encode()).hexdigest()[:16]
+        return digest(self.settings())
 
     def constraint_values(self, record: dict) -> dict[str, float]:
         """``{name: figure - bound}`` for every bound (<= 0 is feasible); a missing figure counts as violated."""

@@ -22,8 +22,6 @@ equally likely), so studies of the space need not run Optuna.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import numbers
 from dataclasses import dataclass, field
@@ -33,7 +31,8 @@ import numpy as np
 from archlab.errors import ArchlabError, SpecError
 from archlab.spec import Spec
 from archlab.study.definition import NAME_RE, Op
-from archlab.study.files import StudyFileError, import_study_file, study_modules
+from archlab.study.files import StudyFileError, import_study_file, is_path, locate, study_modules
+from archlab.hashing import digest
 
 #: Knobs a space may search: the zoo's knobs, applied by :mod:`archlab.transforms`.
 KNOB_NAMES = ("width", "depth", "alpha")
@@ -301,7 +300,7 @@ class SearchSpace:
                 "knobs": [[k.name, k.low, k.high, k.step, list(k.grid() or ()), k.when] for k in self.knobs],
                 "slots": [[s.name, {o: [op.describe() for op in ops] for o, ops in s.options.items()}]
                           for s in self.slots]}
-        return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return digest(body)
 
     def describe(self) -> str:
         parts = [f"{s.name} in {{{', '.join(s.options)}}}" for s in self.slots] + [k.describe() for k in self.knobs]
@@ -427,17 +426,13 @@ class SearchSpace:
 # -- loading ------------------------------------------------------------------------------------------
 
 
-def _space_modules() -> list[str]:
-    return study_modules()
-
-
-def list_spaces() -> list[str]:
-    """Names of the files in ``studies/`` that define a ``SEARCH``."""
+def list_spaces(studies_dirs=()) -> list[str]:
+    """Names of the study files (``--studies-dir`` folders, ``ARCHLAB_STUDIES``, archlab's own) that define a ``SEARCH``."""
     out = []
-    for name in _space_modules():
+    for name in study_modules(studies_dirs):
         if NAME_RE.match(name):
             try:
-                module = import_study_file(name)
+                module = import_study_file(name, studies_dirs)
             except StudyFileError:  # a broken study file is reported by its own loader
                 continue
             if isinstance(getattr(module, "SEARCH", None), SearchSpace):
@@ -445,30 +440,29 @@ def list_spaces() -> list[str]:
     return out
 
 
-def load_space(name: str, check: bool = True) -> SearchSpace:
-    """The search space of ``studies/NAME.py`` (its ``SEARCH``), checked. A name is a bare module name:
-    lower case letters, digits and '_', no paths or dots."""
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise SearchError("a search space is named by its file in studies/ (lower case letters, digits, '_'; "
-                          "no paths or dots); python -m archlab.search --list shows them", space=str(name))
-    known = _space_modules()
-    if name not in known:
-        import difflib
+def load_space(ref: str, check: bool = True, studies_dirs=()) -> SearchSpace:
+    """The search space ``ref`` (a study file's name, or a path to a ``.py`` file) as its ``SEARCH``, checked.
 
-        spaces = list_spaces()
-        close = difflib.get_close_matches(name, spaces, n=3)
-        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise SearchError(f"no file studies/{name}.py.{hint} Search spaces: {', '.join(spaces) or 'none'}",
-                          space=name)
+    The space's ``name`` must be its file's name (it names the report folder)."""
+    if not isinstance(ref, str) or not (is_path(ref) or NAME_RE.match(ref)):
+        raise SearchError("a search space is named by its file in studies/ (lower case letters, digits, '_'; "
+                          "no dots) or by a path to a .py file; python -m archlab.search --list shows them",
+                          space=str(ref))
     try:
-        module = import_study_file(name)
+        found = locate(ref, studies_dirs)
     except StudyFileError as exc:
-        raise SearchError(str(exc), space=name) from None
+        spaces = list_spaces(studies_dirs)
+        raise SearchError(f"{exc}. Search spaces: {', '.join(spaces) or 'none'}", space=ref) from None
+    try:
+        module = import_study_file(ref, studies_dirs)
+    except StudyFileError as exc:
+        raise SearchError(str(exc), space=found.name) from None
+    shown = f"studies/{found.name}.py" if found.origin == "archlab" else str(found.path)
     space = getattr(module, "SEARCH", None)
     if not isinstance(space, SearchSpace):
-        raise SearchError(f"studies/{name}.py defines no SEARCH = SearchSpace(...); search spaces: "
-                          f"{', '.join(list_spaces()) or 'none'}", space=name)
-    if space.name != name:
-        raise SearchError(f"studies/{name}.py defines a space named {space.name!r}; the names must match", space=name)
+        raise SearchError(f"{shown} defines no SEARCH = SearchSpace(...); search spaces: "
+                          f"{', '.join(list_spaces(studies_dirs)) or 'none'}", space=found.name)
+    if space.name != found.name:
+        raise SearchError(f"{shown} defines a space named {space.name!r}; the names must match", space=found.name)
     space.check(build=check)
     return space

@@ -4,6 +4,8 @@
     python -m archlab.study dapf_vs_aspp                        # CPU, the study's size, proxy training
     python -m archlab.study dapf_vs_aspp --device cuda --no-train
     python -m archlab.study context_modules --budget steps=100,batch=8 --out /tmp/ctx
+    python -m archlab.study path/to/my_study.py --no-train      # your own study file
+    python -m archlab.study my_study --studies-dir path/to      # ... or its folder (also $ARCHLAB_STUDIES)
 
 Every stage of every variant is cached in OUT/results.csv by (spec hash, settings): a rerun
 skips what is done and an interrupted run resumes; --force redoes everything.
@@ -67,20 +69,21 @@ def parse_budget(text: str) -> dict:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m archlab.study", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("name", nargs="?", help="study name (a file in studies/)")
+    p.add_argument("name", nargs="?", help="study: a name (its file in archlab's studies or a --studies-dir folder) "
+                   "or a path to a .py file defining STUDY")
     p.add_argument("--list", action="store_true", help="list the studies, one line each")
-    p.add_argument("--device", type=cli.device, default="cpu", help="cpu, cuda or cuda:N (latency and training)")
-    p.add_argument("--size", type=parse_size, help="input HxW for counts and latency (default: the study's)")
+    cli.add_device(p, default="cpu", help="cpu, cuda or cuda:N (latency and training)")
+    cli.add_size(p, help="input HxW for counts and latency (default: the study's)")
     p.add_argument("--train", action=argparse.BooleanOptionalAction, default=True,
                    help="proxy-train every variant for mIoU (default on)")
     p.add_argument("--budget", type=parse_budget, default={}, help="training overrides, e.g. steps=300,batch=8")
     p.add_argument("--data", help="dataset for the proxy training (default synthstreets)")
     p.add_argument("--data-root", help="root of the Cityscapes or CamVid tree")
-    p.add_argument("--threads", type=cli.threads, help="CPU threads for torch")
+    cli.add_threads(p, help="CPU threads for torch")
     p.add_argument("--runs", type=cli.positive_int, help="interleaved timing rounds: every variant is timed once per round, the "
                    "order rotated, and ratios to the baseline are taken within rounds (default: the study's)")
     p.add_argument("--runs-per-round", type=cli.positive_int, help="timed forwards per variant per round (default: the study's)")
-    p.add_argument("--out", type=cli.writable_dir("--out"), help="report directory (default reports/NAME)")
+    cli.add_out_dir(p, help="report directory (default reports/NAME)")
     p.add_argument("--runs-dir", type=cli.writable_dir("--runs-dir"), help="training runs (default runs/studies/NAME)")
     p.add_argument("--seeds", type=cli.positive_int, help="trainings per variant, seeds 0..N-1, paired across variants "
                    "(default: the study's; with --calibrate at least 2)")
@@ -89,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibrate", action="store_true", help="train every variant at the study's ladder of budgets "
                    "and report which budget's rankings agree between seeds (writes calibration.md/.csv/.png)")
     p.add_argument("--force", action="store_true", help="redo every stage, ignoring cached results")
+    cli.add_studies_dir(p)
     return p
 
 
@@ -101,9 +105,9 @@ def main(argv=None) -> int:
 
     if args.list:
         broken: dict[str, str] = {}
-        for name in list_studies(broken):
+        for name in list_studies(broken, args.studies_dir):
             try:
-                study = load_study(name)
+                study = load_study(name, studies_dirs=args.studies_dir)
             except ArchlabError as exc:
                 broken[name] = str(exc)
                 continue
@@ -122,7 +126,7 @@ def main(argv=None) -> int:
     command = "python -m archlab.study " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     tick = time.perf_counter()
     try:
-        study = load_study(args.name)
+        study = load_study(args.name, studies_dirs=args.studies_dir)
         settings = StudySettings(device=args.device, size=args.size, train=args.train, budget=budget,
                                  threads=args.threads, runs=args.runs, runs_per_round=args.runs_per_round,
                                  seeds=args.seeds, retime=args.retime)

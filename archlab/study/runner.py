@@ -18,8 +18,6 @@ after every stage.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 import sys
 import time
@@ -31,6 +29,7 @@ import pandas as pd
 from archlab.files import atomic_write_csv, file_lock, read_csv, restore_integers, update_csv
 from archlab.study.definition import Study, Variant
 from archlab.study.seeds import SEEDS_FILE, SeedResults, aggregate, train_seeds
+from archlab.hashing import digest
 
 PROFILE_FIELDS = ("params", "macs_fvcore", "macs_thop", "macs_ptflops", "flops_torch", "macs_reconciled", "input_size",
                   "torch_version")
@@ -61,7 +60,7 @@ def slug(name: str) -> str:
 
 
 def _key(*parts) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return digest(parts)
 
 
 class ResultsFile:

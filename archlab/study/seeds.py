@@ -14,8 +14,6 @@ the study's budget is trained once for both.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +23,7 @@ import pandas as pd
 from archlab.files import read_csv, restore_integers, update_csv
 from archlab.stats import paired_difference, t_interval
 from archlab.train import provenance
+from archlab.hashing import digest, text_digest
 
 SEEDS_FILE = "seeds.csv"
 #: Record fields not kept per seed (large, or identical for every seed and kept elsewhere).
@@ -36,7 +35,7 @@ KEY_COLUMNS = ("train_key", "spec_hash", "config_hash", "determinants_hash", "co
 def train_key(spec_hash: str, config, threads: int) -> str:
     """The cache key of one training: spec, settings (seed and budget included) and determinants."""
     parts = [spec_hash, config.result_hash(), provenance.determinants_hash(threads)]
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+    return digest(parts)
 
 
 def budget_label(config) -> str:
@@ -140,7 +139,7 @@ def aggregate(rows: dict, order: list[str], seeds, baseline: str | None) -> dict
             "seeds_failed": "; ".join(f"seed {int(r['seed'])}: {r.get('failure') or r.get('status')}" for r in failed),
             "train_time_s": sum(float(r.get("train_time_s") or 0) for r in mine),
             "eval_time_s": sum(float(r.get("eval_time_s") or 0) for r in mine),
-            "train_key": hashlib.sha256(",".join(str(r["train_key"]) for r in mine).encode()).hexdigest()[:16],
+            "train_key": text_digest(",".join(str(r["train_key"]) for r in mine)),
             "train_run": str(first.get("train_run", "")),
         }
         for k in ("miou_dataset", "miou_split", "miou_size", "miou_images", "train_steps", "train_batch",

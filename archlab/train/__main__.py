@@ -21,7 +21,6 @@ from pathlib import Path
 
 from archlab.train.config import AMP_MODES, TrainConfig
 from archlab import cli
-from archlab.cli import parse_size
 
 _DEFAULTS = TrainConfig()
 
@@ -42,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  "small_rf_cnn) or a spec .json file")
     p.add_argument("--data", default=d.data, help="synthstreets (generated, default), cityscapes or camvid")
     p.add_argument("--data-root", help="root of the Cityscapes or CamVid tree")
-    p.add_argument("--size", type=parse_size, default=d.size, help="working resolution and crop HxW (default 128x256)")
+    cli.add_size(p, default=d.size, help="working resolution and crop HxW (default 128x256)")
     p.add_argument("--steps", type=cli.positive_int, default=d.steps, help=f"SGD steps (default {d.steps})")
     p.add_argument("--batch", type=cli.positive_int, default=d.batch, help=f"images per step per process (default {d.batch})")
     p.add_argument("--lr", type=cli.positive_float, default=d.lr, help=f"peak learning rate (default {d.lr})")
@@ -56,13 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-seed", type=cli.non_negative_int, default=d.data_seed, help="synthstreets scene seed")
     p.add_argument("--eval-split", default=d.eval_split, choices=("train", "val", "test"))
     p.add_argument("--eval-length", type=cli.positive_int, help="evaluate on the first N images of the split only")
-    p.add_argument("--device", type=cli.device, default=d.device, help="cpu, cuda or cuda:N")
+    cli.add_device(p, default=d.device, help="cpu, cuda or cuda:N")
     p.add_argument("--amp", default=d.amp, choices=AMP_MODES, help="mixed precision (auto: fp16 on CUDA)")
+    p.add_argument("--channels-last", action="store_true",
+                   help="train in NHWC layout (faster on CPU for most zoo models; crashes torch 2.13.0 on DFANet)")
     p.add_argument("--data-cache", type=cli.writable_dir("--data-cache"), help="keep rendered synthstreets scenes here (on-disk cache)")
     p.add_argument("--workers", type=cli.non_negative_int, default=0, help="data loader processes (default 0: in-process)")
-    p.add_argument("--threads", type=cli.threads, help="CPU threads for torch")
+    cli.add_threads(p, help="CPU threads for torch")
     p.add_argument("--checkpoint-every", type=cli.positive_int, default=100, help="steps between checkpoints (default 100)")
-    p.add_argument("--out", type=cli.writable_dir("--out"), help="run directory (default runs/MODEL_DATA_HxW_STEPS_sSEED)")
+    cli.add_out_dir(p, help="run directory (default runs/MODEL_DATA_HxW_STEPS_sSEED)")
     p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint or record in --out")
     p.add_argument("--width", type=cli.positive_float, help="width knob")
     p.add_argument("--depth", type=cli.positive_float, help="depth knob")
@@ -94,7 +95,8 @@ def main(argv=None) -> int:
                              batch=args.batch, lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay,
                              warmup_steps=args.warmup_steps, scale=args.scale, flip=not args.no_flip, ohem=args.ohem,
                              seed=args.seed, data_seed=args.data_seed, eval_split=args.eval_split,
-                             eval_length=args.eval_length, device=args.device, amp=args.amp)
+                             eval_length=args.eval_length, device=args.device, amp=args.amp,
+                             channels_last=args.channels_last)
         num_classes = get_dataset(config.data, "train", root=config.data_root, size=config.size).num_classes
         spec = _model(args, num_classes)
         out = args.out or Path("runs") / f"{spec.name}_{config.data}_{config.size[0]}x{config.size[1]}_" \

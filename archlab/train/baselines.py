@@ -22,7 +22,6 @@ import torch
 
 from archlab.train.config import TrainConfig
 from archlab import cli
-from archlab.cli import parse_size
 
 MODELS = ("color_mlp", "small_rf_cnn", "fast_scnn")
 COMMAND = "python -m archlab.train.baselines"
@@ -107,12 +106,12 @@ def _spec_meta(record: dict) -> dict:
 def main(argv=None) -> int:
     defaults = TrainConfig()
     p = argparse.ArgumentParser(prog=COMMAND, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", type=cli.writable_dir("--out"), default=Path("reports/synthstreets"), help="report directory")
+    cli.add_out_dir(p, default=Path("reports/synthstreets"), help="report directory")
     p.add_argument("--runs", type=cli.writable_dir("--runs"), default=Path("runs/baselines"), help="training runs (resumable)")
     p.add_argument("--steps", type=cli.positive_int, default=defaults.steps)
     p.add_argument("--batch", type=cli.positive_int, default=defaults.batch)
-    p.add_argument("--size", type=parse_size, default=defaults.size)
-    p.add_argument("--threads", type=cli.threads, help="CPU threads for torch")
+    cli.add_size(p, default=defaults.size)
+    cli.add_threads(p, help="CPU threads for torch")
     p.add_argument("--show", type=cli.positive_int, default=4, help="images in the qualitative figure")
     p.add_argument("--models", nargs="+", default=list(MODELS), help="models to train (default: the three)")
     args = p.parse_args(argv)

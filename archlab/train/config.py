@@ -1,12 +1,12 @@
 """Training settings: one dataclass, validated up front, hashed into every record and checkpoint."""
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, fields
 
 from archlab.data import DATASETS
 from archlab.errors import ArchlabError
+from archlab.hashing import digest
 
 AMP_MODES = ("auto", "off", "fp16", "bf16")
 
@@ -49,6 +49,11 @@ class TrainConfig:
     eval_batch: int = 8
     device: str = "cpu"
     amp: str = "auto"                        # auto = fp16 autocast on CUDA, off on CPU
+    channels_last: bool = False              # NHWC weights and images (see the note below)
+
+    # channels_last: 8-12% faster training steps on this project's 2-core CPU for Fast-SCNN, FASSD-Net,
+    # FANet-18 and NDNet, no change for FC-HarDNet-70; off by default because torch 2.13.0's CPU
+    # backward crashes (segmentation fault) on DFANet-A in this layout.
 
     def __post_init__(self):
         object.__setattr__(self, "size", tuple(int(v) for v in self.size))
@@ -91,6 +96,8 @@ class TrainConfig:
         if self.amp in ("fp16", "bf16") and not str(self.device).startswith("cuda"):
             bad("amp", f"mixed precision runs on CUDA only, and the device is {self.device!r}; use 'off' or 'auto' "
                        f"(fp16 autocast on CUDA, off elsewhere)")
+        if not isinstance(self.channels_last, bool):
+            bad("channels_last", "must be True or False")
         if self.eval_split not in ("train", "val", "test"):
             bad("eval_split", "valid: train, val, test")
 
@@ -113,7 +120,7 @@ class TrainConfig:
 
     def result_hash(self) -> str:
         """Hash of the settings that change the trained weights (the device and AMP mode included)."""
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+        return digest(self.to_dict())
 
     def differences(self, other: "TrainConfig") -> dict:
         a, b = self.to_dict(), other.to_dict()

@@ -17,19 +17,17 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from archlab.data.augment import eval_pair, train_pair
 from archlab.data.base import SegmentationDataset
+from archlab.data.memo import shared_memory
 
 
 class TrainStream(Dataset):
     """Item ``g`` = the augmented training pair number ``g`` of the stream (see module doc)."""
 
-    def __init__(self, dataset: SegmentationDataset, size, seed: int, scale=(0.75, 1.5), flip=True,
-                 cache_mb: float = 1024):
+    def __init__(self, dataset: SegmentationDataset, size, seed: int, scale=(0.75, 1.5), flip=True):
         if len(dataset) == 0:
             raise ValueError(f"{dataset.describe()} is empty")
         self.dataset, self.size, self.seed, self.scale, self.flip = dataset, tuple(size), seed, scale, flip
         self._perms: dict[int, np.ndarray] = {}
-        self._raw: dict[int, object] = {}
-        self._cache_bytes, self._cache_limit = 0, cache_mb * 2 ** 20
 
     def __len__(self):  # an endless stream; DataLoader only needs it for its own bookkeeping
         return 2 ** 62
@@ -41,14 +39,8 @@ class TrainStream(Dataset):
         return int(self._perms[epoch][position])
 
     def sample(self, index: int):
-        if index in self._raw:
-            return self._raw[index]
-        sample = self.dataset[index]
-        size = sample.image.nbytes + sample.label.nbytes
-        if self._cache_bytes + size <= self._cache_limit:
-            self._raw[index] = sample
-            self._cache_bytes += size
-        return sample
+        """Raw sample ``index``, shared with other trainings of this process (:mod:`archlab.data.memo`)."""
+        return shared_memory().get(self.dataset, index)
 
     def __getitem__(self, g: int):
         rng = np.random.default_rng([self.seed, 11, g])
@@ -90,7 +82,7 @@ class EvalSet(Dataset):
         return len(self.indices)
 
     def __getitem__(self, i):
-        return eval_pair(self.dataset[self.indices[i]], self.size)
+        return eval_pair(shared_memory().get(self.dataset, self.indices[i]), self.size)
 
 
 def eval_loader(dataset, size, batch, length=None, rank=0, world=1, workers=0) -> DataLoader:

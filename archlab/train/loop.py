@@ -178,15 +178,9 @@ def train(model, config: TrainConfig | None = None, *, out=None, resume: bool = 
     """
     config = TrainConfig(**overrides) if config is None else TrainConfig(**{**config.to_dict(), **overrides})
     info = distributed.setup(config.device)
-    device = torch.device(config.device)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {config.device!r}: CUDA is not available on this machine (use --device cpu)")
-        if info.active:
-            device = torch.device("cuda", info.local_rank)
+    device = _device(config, info)
     if threads:
         torch.set_num_threads(threads)
-    amp = ("fp16" if device.type == "cuda" else "off") if config.amp == "auto" else config.amp
     out = Path(out) if out is not None else None
 
     torch.manual_seed(config.seed)
@@ -204,117 +198,156 @@ def train(model, config: TrainConfig | None = None, *, out=None, resume: bool = 
     if finished and all(finished.get(k) == v for k, v in identity.items()):
         return finished
 
-    module.to(device)
-    optimizer = torch.optim.SGD(module.parameters(), lr=config.lr, momentum=config.momentum,
-                                weight_decay=config.weight_decay)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp == "fp16")
-    start, train_time, losses = 0, 0.0, []
+    run = _Run(config, info, device, module, spec, identity, out)
     if out is not None and resume and (out / CHECKPOINT_FILE).is_file():
-        state = ckpt.load(out / CHECKPOINT_FILE)
-        saved = TrainConfig.from_dict(state["config"])
-        saved_identity = state.get("identity", {})
-        if saved_identity.get("spec_hash") != identity["spec_hash"] or saved != config:
-            diff = saved.differences(config)
-            raise TrainingError(f"{out / CHECKPOINT_FILE} belongs to another run (model {state['identity']['model']!r}"
-                                f", differing settings: {diff or 'the spec'}); use another --out or --fresh")
-        if saved_identity.get("determinants_hash") != identity["determinants_hash"]:
-            raise TrainingError(f"{out / CHECKPOINT_FILE} was trained with other code, libraries or thread count "
-                                f"(see archlab.train.provenance); resuming would mix them: use another --out or --fresh")
-        module.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scaler.load_state_dict(state["scaler"])
-        ckpt.set_rng_state(state["rng"])
-        start, train_time, losses = state["step"], state["train_time_s"], list(state["losses"])
-    net = module
-    if info.active:
-        net = nn.parallel.DistributedDataParallel(
-            module, device_ids=[device.index] if device.type == "cuda" else None)
-
-    def save_checkpoint(step: int, **extra):
-        if out is None or not info.main:
-            return
-        ckpt.save(out / CHECKPOINT_FILE, {
-            "identity": identity, "spec_json": spec.to_json() if spec is not None else None,
-            "config": config.to_dict(), "step": step, "model": module.state_dict(),
-            "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(), "rng": ckpt.rng_state(),
-            "train_time_s": train_time, "losses": losses, **extra})
-
+        run.restore(out / CHECKPOINT_FILE)
     stream = TrainStream(train_set, config.size, config.seed, config.scale, config.flip)
-    loader = train_loader(stream, start, config.steps, config.batch, info.rank, info.world, workers,
+    loader = train_loader(stream, run.start, config.steps, config.batch, info.rank, info.world, workers,
                           pin_memory=device.type == "cuda")
-    criterion = ((lambda lo, t: ohem_cross_entropy(lo, t, config.ohem_thresh, config.ohem_min_kept))
-                 if config.ohem else cross_entropy)
-    recent = deque(losses[-20:], maxlen=20)
-    resumed_time = train_time
-    failure = None
-    net.train()
     label = f"train {name} on {config.data} {config.size[0]}x{config.size[1]}"
-    with _Progress(progress and info.main, label, config.steps, start) as bar:
-        try:
-            tick = time.perf_counter()
-            for step, (images, labels) in enumerate(loader, start=start):
-                lr = config.lr_at(step)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                images = images.to(device, non_blocking=True)
-                labels = labels.to(device, non_blocking=True)
-                with _autocast(device, amp):
-                    loss = criterion(_logits(net, images, labels), labels)
-                check = distributed.all_sum(loss.detach().float().reshape(1).clone(), info) / info.world
-                if not torch.isfinite(check).all():
-                    failure = (f"loss became {check.item()} at step {step + 1} of {config.steps} "
-                               f"(learning rate {lr:.4g}); try a lower learning rate (--lr) or more warm-up steps")
-                    break
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                value = check.item()
-                losses.append(value)
-                recent.append(value)
-                now = time.perf_counter()
-                train_time += now - tick
-                tick = now
-                done = step + 1
-                rate = (done - start) * config.batch * info.world / max(1e-9, train_time - resumed_time)
-                bar.update(completed=done, loss=f"{np.mean(recent):.3f}", rate=f"{rate:.1f}")
-                if on_step is not None:
-                    on_step(done, config.steps, float(np.mean(recent)))
-                if checkpoint_every and done % checkpoint_every == 0 and done < config.steps:
-                    save_checkpoint(done)
-        except KeyboardInterrupt:
-            save_checkpoint(len(losses))
-            raise
+    with _Progress(progress and info.main, label, config.steps, run.start) as bar:
+        failure = run.steps(loader, bar, on_step, checkpoint_every)
     distributed.broadcast_buffers(module, info)
-    record = _base_record(identity, spec, config, info, device, amp)
-    record["params"] = sum(p.numel() for p in module.parameters())
-    record.update(train_steps=len(losses), train_time_s=train_time,
-                  train_images_per_s=len(losses) * config.batch * info.world / train_time if train_time else float("nan"),
-                  final_loss=float(np.mean(recent)) if recent else float("nan"))
-    if failure is not None:
-        record.update(status="diverged", failure=failure, miou=float("nan"))
-    else:
-        tick = time.perf_counter()
-        matrix = evaluate(module, eval_set, config.size, batch=config.eval_batch, device=device,
-                          length=config.eval_length, amp=amp, info=info)
-        record.update(status="ok", failure="", **miou_fields(matrix, eval_set),
-                      miou_images=len(eval_set) if config.eval_length is None else min(config.eval_length,
-                                                                                         len(eval_set)),
-                      eval_time_s=time.perf_counter() - tick, confusion=matrix.matrix.tolist())
-    digest = state_digest(module)
-    record["weights_sha256"] = digest
-    if info.active:
-        digests = distributed.gather_objects(digest, info)
-        record["ranks_agree"] = len(set(digests)) == 1
-        if out is not None:
-            out.mkdir(parents=True, exist_ok=True)
-            _write_json(out / f"rank{info.rank}.json", {"rank": info.rank, "weights_sha256": digest,
-                                                        "miou": record.get("miou"), "ranks_agree": record["ranks_agree"]})
+    record = run.record(failure, eval_set)
     if out is not None and info.main:
-        save_checkpoint(len(losses), record=json.dumps(record, default=str))
+        run.save_checkpoint(len(run.losses), record=json.dumps(record, default=str))
         _write_json(out / RECORD_FILE, record)
     distributed.barrier(info)
     return record
+
+
+def _device(config: TrainConfig, info: distributed.DistInfo) -> torch.device:
+    device = torch.device(config.device)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {config.device!r}: CUDA is not available on this machine (use --device cpu)")
+        if info.active:
+            device = torch.device("cuda", info.local_rank)
+    return device
+
+
+class _Run:
+    """One training's state (model, optimiser, AMP scaler, step, clock, losses) and its three phases:
+    :meth:`restore` from a checkpoint, :meth:`steps` (the SGD loop), :meth:`record` (evaluation)."""
+
+    def __init__(self, config: TrainConfig, info, device, module: nn.Module, spec, identity: dict, out):
+        self.config, self.info, self.device, self.module, self.spec = config, info, device, module, spec
+        self.identity, self.out = identity, out
+        self.amp = ("fp16" if device.type == "cuda" else "off") if config.amp == "auto" else config.amp
+        self.layout = torch.channels_last if config.channels_last else torch.contiguous_format
+        module.to(device, memory_format=self.layout)
+        self.optimizer = torch.optim.SGD(module.parameters(), lr=config.lr, momentum=config.momentum,
+                                         weight_decay=config.weight_decay)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp == "fp16")
+        self.start, self.train_time, self.losses = 0, 0.0, []
+        self.net = module
+        if info.active:
+            self.net = nn.parallel.DistributedDataParallel(
+                module, device_ids=[device.index] if device.type == "cuda" else None)
+
+    def restore(self, path: Path) -> None:
+        """Continue from the checkpoint at ``path``, refusing one of another run, code or thread count."""
+        state = ckpt.load(path)
+        saved = TrainConfig.from_dict(state["config"])
+        saved_identity = state.get("identity", {})
+        if saved_identity.get("spec_hash") != self.identity["spec_hash"] or saved != self.config:
+            diff = saved.differences(self.config)
+            raise TrainingError(f"{path} belongs to another run (model {state['identity']['model']!r}"
+                                f", differing settings: {diff or 'the spec'}); use another --out or --fresh")
+        if saved_identity.get("determinants_hash") != self.identity["determinants_hash"]:
+            raise TrainingError(f"{path} was trained with other code, libraries or thread count "
+                                f"(see archlab.train.provenance); resuming would mix them: use another --out or --fresh")
+        self.module.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
+        ckpt.set_rng_state(state["rng"])
+        self.start, self.train_time, self.losses = state["step"], state["train_time_s"], list(state["losses"])
+
+    def save_checkpoint(self, step: int, **extra) -> None:
+        if self.out is None or not self.info.main:
+            return
+        ckpt.save(self.out / CHECKPOINT_FILE, {
+            "identity": self.identity, "spec_json": self.spec.to_json() if self.spec is not None else None,
+            "config": self.config.to_dict(), "step": step, "model": self.module.state_dict(),
+            "optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(), "rng": ckpt.rng_state(),
+            "train_time_s": self.train_time, "losses": self.losses, **extra})
+
+    def steps(self, loader, bar, on_step, checkpoint_every: int) -> str | None:
+        """Run the SGD steps from ``self.start``; returns why the run stopped early (a non-finite loss), or None.
+
+        Ctrl-C saves a checkpoint at the last finished step and propagates."""
+        config, info, device = self.config, self.info, self.device
+        criterion = ((lambda lo, t: ohem_cross_entropy(lo, t, config.ohem_thresh, config.ohem_min_kept))
+                     if config.ohem else cross_entropy)
+        self.recent = deque(self.losses[-20:], maxlen=20)
+        resumed_time = self.train_time
+        self.net.train()
+        try:
+            tick = time.perf_counter()
+            for step, (images, labels) in enumerate(loader, start=self.start):
+                lr = config.lr_at(step)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
+                images = images.to(device, non_blocking=True, memory_format=self.layout)
+                labels = labels.to(device, non_blocking=True)
+                with _autocast(device, self.amp):
+                    loss = criterion(_logits(self.net, images, labels), labels)
+                check = distributed.all_sum(loss.detach().float().reshape(1).clone(), info) / info.world
+                if not torch.isfinite(check).all():
+                    return (f"loss became {check.item()} at step {step + 1} of {config.steps} "
+                            f"(learning rate {lr:.4g}); try a lower learning rate (--lr) or more warm-up steps")
+                self.optimizer.zero_grad(set_to_none=True)
+                self.scaler.scale(loss).backward()
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+                value = check.item()
+                self.losses.append(value)
+                self.recent.append(value)
+                now = time.perf_counter()
+                self.train_time += now - tick
+                tick = now
+                done = step + 1
+                rate = (done - self.start) * config.batch * info.world / max(1e-9, self.train_time - resumed_time)
+                bar.update(completed=done, loss=f"{np.mean(self.recent):.3f}", rate=f"{rate:.1f}")
+                if on_step is not None:
+                    on_step(done, config.steps, float(np.mean(self.recent)))
+                if checkpoint_every and done % checkpoint_every == 0 and done < config.steps:
+                    self.save_checkpoint(done)
+        except KeyboardInterrupt:
+            self.save_checkpoint(len(self.losses))
+            raise
+        return None
+
+    def record(self, failure: str | None, eval_set) -> dict:
+        """The run's flat record: settings, provenance, training figures and, unless it failed, the mIoU."""
+        config, info = self.config, self.info
+        record = _base_record(self.identity, self.spec, config, info, self.device, self.amp)
+        record["params"] = sum(p.numel() for p in self.module.parameters())
+        steps = len(self.losses)
+        record.update(train_steps=steps, train_time_s=self.train_time,
+                      train_images_per_s=(steps * config.batch * info.world / self.train_time if self.train_time
+                                          else float("nan")),
+                      final_loss=float(np.mean(self.recent)) if self.recent else float("nan"))
+        if failure is not None:
+            record.update(status="diverged", failure=failure, miou=float("nan"))
+        else:
+            tick = time.perf_counter()
+            matrix = evaluate(self.module, eval_set, config.size, batch=config.eval_batch, device=self.device,
+                              length=config.eval_length, amp=self.amp, info=info)
+            evaluated = len(eval_set) if config.eval_length is None else min(config.eval_length, len(eval_set))
+            record.update(status="ok", failure="", **miou_fields(matrix, eval_set), miou_images=evaluated,
+                          eval_time_s=time.perf_counter() - tick, confusion=matrix.matrix.tolist())
+        digest = state_digest(self.module)
+        record["weights_sha256"] = digest
+        if info.active:
+            digests = distributed.gather_objects(digest, info)
+            record["ranks_agree"] = len(set(digests)) == 1
+            if self.out is not None:
+                self.out.mkdir(parents=True, exist_ok=True)
+                _write_json(self.out / f"rank{info.rank}.json",
+                            {"rank": info.rank, "weights_sha256": digest, "miou": record.get("miou"),
+                             "ranks_agree": record["ranks_agree"]})
+        return record
 
 
 def _base_record(identity, spec, config: TrainConfig, info, device, amp) -> dict:

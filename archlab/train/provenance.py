@@ -14,35 +14,46 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
+import importlib.util
 from pathlib import Path
+from archlab.hashing import digest
 
-#: Sources (relative to the repository root) whose content can change a trained result.
-TRAINING_SOURCES = ("blocks", "archlab/train", "archlab/data", "archlab/zoo", "archlab/graph.py", "archlab/spec.py",
-                    "archlab/transforms.py", "archlab/registry.py")
+#: Modules and packages whose source can change a trained result (found wherever archlab is
+#: installed: a repository checkout, an editable install or a wheel).
+TRAINING_SOURCES = ("archlab.blocks", "archlab.train", "archlab.data", "archlab.zoo", "archlab.graph", "archlab.spec",
+                    "archlab.transforms", "archlab.registry")
 #: The data generators and loaders alone: the ``data_version`` of a record.
-DATA_SOURCES = ("archlab/data",)
+DATA_SOURCES = ("archlab.data",)
 
 
-def _root() -> Path:
-    return Path(__file__).resolve().parents[2]
+def source_digest(modules=TRAINING_SOURCES) -> str:
+    """SHA-256 (16 hex digits) of every ``*.py`` file of ``modules``, by dotted name and content.
+
+    Files are named by module (``archlab.blocks.conv``), not by path, so the digest is the same
+    in a checkout and in an installed wheel.
+    """
+    return _cached_digest(tuple(modules))
 
 
-def source_digest(paths=TRAINING_SOURCES) -> str:
-    """SHA-256 (16 hex digits) of every ``*.py`` file under ``paths``, by relative path and content."""
-    return _cached_digest(tuple(paths))
+def _module_files(name: str) -> list[tuple[str, Path]]:
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError(f"training source {name!r} is not importable")
+    if not spec.submodule_search_locations:
+        return [(name, Path(spec.origin))]
+    files = []
+    for folder in spec.submodule_search_locations:
+        for path in sorted(Path(folder).rglob("*.py")):
+            parts = path.relative_to(folder).with_suffix("").parts
+            files.append((".".join((name, *parts)), path))
+    return files
 
 
 @functools.lru_cache(maxsize=None)
-def _cached_digest(paths: tuple[str, ...]) -> str:
-    root = _root()
+def _cached_digest(modules: tuple[str, ...]) -> str:
     digest = hashlib.sha256()
-    files = []
-    for rel in paths:
-        path = root / rel
-        files += [path] if path.is_file() else sorted(path.rglob("*.py"))
-    for path in sorted(files):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for dotted, path in sorted(f for name in modules for f in _module_files(name)):
+        digest.update(dotted.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 
@@ -56,7 +67,7 @@ def determinants(threads: int) -> dict:
 
 
 def determinants_hash(threads: int) -> str:
-    return hashlib.sha256(json.dumps(determinants(threads), sort_keys=True).encode()).hexdigest()[:16]
+    return digest(determinants(threads))
 
 
 def training_threads(threads: int | None) -> int:

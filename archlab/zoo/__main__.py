@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 from archlab import cli
-from archlab.cli import parse_size
 
 COLUMNS = ("model", "params (M)", "paper params (M)", "GMACs (fvcore)", "paper compute", "stride", "knobs", "paper")
 NOTE = ("params: every parameter tensor, 19 classes. GMACs (fvcore): multiply-accumulates counted by fvcore "
@@ -75,7 +74,7 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(prog="python -m archlab.zoo", description=__doc__)
     parser.add_argument("models", nargs="*", help="models to show (default: all segmentation models)")
-    parser.add_argument("--size", type=parse_size, default=(1024, 2048), help="input HxW for MACs (default 1024x2048)")
+    cli.add_size(parser, default=(1024, 2048), help="input HxW for MACs (default 1024x2048)")
     parser.add_argument("--no-macs", action="store_true", help="skip MAC counting (fast listing)")
     parser.add_argument("--backbones", action="store_true", help="also list backbone-only specs")
     parser.add_argument("--blocks", action="store_true", help="list the registered blocks instead")

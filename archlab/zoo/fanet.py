@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from archlab.spec import Node, Spec
 from archlab.zoo import register_model
-from blocks.resnet import RESNET_DEPTHS
+from archlab.blocks.resnet import RESNET_DEPTHS
 
 #: Stage widths of the ResNet backbone (stage 1 .. 4) and the smooth width of the fusion.
 WIDTHS = (64, 128, 256, 512)

@@ -90,7 +90,8 @@ def test_a_shape_problem_only_visible_at_run_time_names_the_node():
     # Both inputs are at stride 1, but an unpadded 3x3 pool shrinks one: only a forward pass sees it.
     spec = spec_of(Node("a", "pool", {"kind": "max", "kernel_size": 3, "stride": 1}),
                    Node("b", "identity"), Node("sum", "add", {}, ["a", "b"]))
-    with pytest.raises(SpecError, match=r"node 'sum'.*fails on inputs of shape"):
+    with pytest.raises(SpecError, match=r"node 'a': block 'pool' is 30x62 on a 32x64 input, but its stride says "
+                                        r"1/1 of it \(32x64\)"):
         archlab.build(spec)
 
 

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from blocks.aggregation import ReduceSum
-from blocks.glue import resize
+from archlab.blocks.aggregation import ReduceSum
+from archlab.blocks.glue import resize
 
 
 def test_reduce_sum_shapes_params_and_value():

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from blocks.attention import FANetFusion, FANetFusionUp, FastAttention
+from archlab.blocks.attention import FANetFusion, FANetFusionUp, FastAttention
 
 
 def nparams(m):

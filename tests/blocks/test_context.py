@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from blocks.context import ASPP, DAPF, PyramidPooling
+from archlab.blocks.context import ASPP, DAPF, PyramidPooling
 
 
 def nparams(m):

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from blocks.conv import AsymmetricConv, ConvBNAct, DepthwiseSeparableConv, PooledBatchNorm2d
+from archlab.blocks.conv import AsymmetricConv, ConvBNAct, DepthwiseSeparableConv, PooledBatchNorm2d
 
 
 def nparams(m):
@@ -49,7 +49,7 @@ def test_pooled_batchnorm_falls_back_to_running_stats_on_single_values():
 def test_only_pooled_branches_use_the_fallback_and_train_at_batch_1():
     # Everywhere else archlab's BN is nn.BatchNorm2d itself, as in the authors' code, so counters
     # that match exact types (thop, ptflops) count it; the pooled branches still train at batch 1.
-    from blocks.context import ASPP, PyramidPooling
+    from archlab.blocks.context import ASPP, PyramidPooling
 
     assert type(ConvBNAct(4, 4)[1]) is torch.nn.BatchNorm2d
     for block in (ASPP(8, mid_channels=8), PyramidPooling(8)):
@@ -57,7 +57,7 @@ def test_only_pooled_branches_use_the_fallback_and_train_at_batch_1():
 
 
 def test_cpu_channels_last_computes_in_channels_last_and_returns_the_input_format():
-    from blocks.conv import cpu_channels_last
+    from archlab.blocks.conv import cpu_channels_last
 
     seen = []
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from blocks.fast_scnn import FeatureFusion, InvertedResidual, InvertedResidualStage, LearningToDownsample
+from archlab.blocks.fast_scnn import FeatureFusion, InvertedResidual, InvertedResidualStage, LearningToDownsample
 
 
 def nparams(m):

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from blocks.glue import Add, Concat, Pool, ResizedSum, ResizeLike
-from blocks.heads import Classifier, ConvClassifier, FastSCNNClassifier
+from archlab.blocks.glue import Add, Concat, Pool, ResizedSum, ResizeLike
+from archlab.blocks.heads import Classifier, ConvClassifier, FastSCNNClassifier
 
 
 def test_concat_resizes_to_the_chosen_input():

@@ -1,6 +1,6 @@
 import torch
 
-from blocks.hardnet import HarDBlock, HarDNetStage, HarDNetStem, hard_layer_width, hard_links
+from archlab.blocks.hardnet import HarDBlock, HarDNetStage, HarDNetStem, hard_layer_width, hard_links
 
 
 def test_harmonic_links():

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from blocks.mda import MDA
+from archlab.blocks.mda import MDA
 
 
 def nparams(m):

@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from archlab.registry import get_block
-from blocks.ndnet import NarrowBottleneck, NDNetSepConv, NDNetStage, NDNetStem
+from archlab.blocks.ndnet import NarrowBottleneck, NDNetSepConv, NDNetStage, NDNetStem
 
 
 def nparams(m):

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from blocks.resnet import RESNET_DEPTHS, BasicBlock, ResNetStage, ResNetStem
+from archlab.blocks.resnet import RESNET_DEPTHS, BasicBlock, ResNetStage, ResNetStem
 
 
 def nparams(m):

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from blocks.xception import FCAttention, XceptionBlock, XceptionStage
+from archlab.blocks.xception import FCAttention, XceptionBlock, XceptionStage
 
 
 def nparams(m):

@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from archlab.parity.diff import layer_type, leaf_layer_types, main_output, structural_diff, trace_layers
-from blocks.conv import BatchNorm2d
+from archlab.blocks.conv import BatchNorm2d
 
 
 class Branches(nn.Module):

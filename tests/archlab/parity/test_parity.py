@@ -117,7 +117,7 @@ def test_identical_network_is_structurally_identical_with_equal_counts(toy_dir, 
     assert all(table.loc[q, "same"] for q in ["parameters", "MACs (fvcore)", "FLOPs (torch)", "MACs (reconciled)",
                                               "output shape"])
     if not all(table.loc[q, "same"] for q in counters):
-        assert "BatchNorm2d is blocks.conv.BatchNorm2d in archlab" in result.counters_note()
+        assert "BatchNorm2d is archlab.blocks.conv.BatchNorm2d in archlab" in result.counters_note()
     assert table.loc["parameters", "archlab"] == sum(p.numel() for p in archlab.build(toy_spec).parameters())
     assert table.loc["output shape", "archlab"] == "1x5x64x128"
     assert table.loc["leaf layers: Conv2d", "reference"] == 3

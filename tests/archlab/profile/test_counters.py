@@ -12,8 +12,8 @@ import archlab
 from archlab.errors import SpecError
 from archlab.profile import counters
 from archlab.profile.counters import OUTSIDE, RECONCILE_RULE, count
-from blocks.attention import FastAttention
-from blocks.conv import AsymmetricConv
+from archlab.blocks.attention import FastAttention
+from archlab.blocks.conv import AsymmetricConv
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -110,7 +110,7 @@ def test_dilated_asymmetric_conv_with_bn():
 def test_the_pooled_branch_batch_norm_is_a_subclass_that_exact_type_counters_miss():
     # Only branches that pool to 1x1 (ASPP's image pooling, PPM's bins) use PooledBatchNorm2d, which
     # trains at batch 1; thop and ptflops match exact types, so they skip it, and the note says so.
-    from blocks.conv import ConvBNAct, PooledBatchNorm2d, for_pooled_input
+    from archlab.blocks.conv import ConvBNAct, PooledBatchNorm2d, for_pooled_input
 
     branch = for_pooled_input(ConvBNAct(8, 8, 1))
     assert type(branch[1]) is PooledBatchNorm2d

@@ -13,7 +13,7 @@ from search_fixtures import TINY  # noqa: E402
 
 @pytest.mark.parametrize("argv, expected", [
     (["search_fasd"], ["no file studies/search_fasd.py", "Did you mean 'search_fassd'", "Search spaces: search_fassd"]),
-    (["../search_fassd"], ["no paths"]),
+    (["../search_fassd"], ["does not exist or is not a .py file"]),
     (["search_fassd", "--storage", "redis://host/0"], ["unknown storage URL scheme 'redis'", "journal:PATH",
                                                        "postgresql://"]),
     (["search_fassd", "--storage", "study.txt"], ["unknown storage 'study.txt'", "sqlite:///PATH"]),
@@ -36,7 +36,7 @@ def test_list(capsys):
 
 def test_search_then_export_from_the_command_line(tmp_path, monkeypatch, capsys):
     space = replace(TINY, reference_study="fassd_variants", constraints={"params_M": 3.0})
-    monkeypatch.setattr(archlab.search.space, "load_space", lambda name, check=True: space)
+    monkeypatch.setattr(archlab.search.space, "load_space", lambda name, check=True, studies_dirs=(): space)
     base = ["tiny_search", "--out", str(tmp_path), "--threads", "1"]
     assert main(base + ["--trials", "2"]) == 0
     out = capsys.readouterr().out
@@ -57,7 +57,7 @@ def test_a_search_refused_for_a_missing_device_leaves_nothing_behind(tmp_path, m
 
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA: --device cuda is valid here")
-    monkeypatch.setattr(archlab.search.space, "load_space", lambda name, check=True: TINY)
+    monkeypatch.setattr(archlab.search.space, "load_space", lambda name, check=True, studies_dirs=(): TINY)
     base = ["tiny_search", "--out", str(tmp_path), "--threads", "1", "--trials", "1"]
     with pytest.raises(SystemExit) as refused:
         main(base + ["--device", "cuda"])

@@ -27,7 +27,7 @@ def test_search_fassd_loads_and_every_option_builds():
 
 
 def test_load_space_errors_name_the_problem():
-    with pytest.raises(SearchError, match="no paths"):
+    with pytest.raises(SearchError, match="does not exist or is not a .py file"):
         load_space("../studies/search_fassd")
     with pytest.raises(SearchError, match="search_fassd"):
         load_space("search_fasd")
@@ -129,3 +129,10 @@ def test_continuous_knob():
         space.check_params({"width": 2.0})
     with pytest.raises(SearchError, match="continuous"):
         space.points()
+
+
+def test_a_space_file_named_by_path_or_folder_loads(tmp_path):
+    (tmp_path / "my_space.py").write_text("import dataclasses\nfrom archlab.studies.search_fassd import SEARCH as S\n"
+                                          "SEARCH = dataclasses.replace(S, name='my_space')\n")
+    assert load_space(str(tmp_path / "my_space.py"), check=False).name == "my_space"
+    assert load_space("my_space", check=False, studies_dirs=[tmp_path]).name == "my_space"

@@ -3,7 +3,7 @@ import pytest
 
 from archlab.study import Reference, Study, StudyError, Variant, alpha, remove, remove_all, replace, substitute, width
 from archlab.zoo.fassd import fassd_ablation
-from studies.dapf_vs_aspp import STUDY as DAPF_VS_ASPP
+from archlab.studies.dapf_vs_aspp import STUDY as DAPF_VS_ASPP
 
 
 def _study(*variants, **kw):

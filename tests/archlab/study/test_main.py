@@ -19,13 +19,10 @@ STUDY = Study(name="toy_cli", title="toy", base="small_rf_cnn",
 
 @pytest.fixture
 def toy_study(tmp_path, monkeypatch):
-    import studies
-
     folder = tmp_path / "extra"
     folder.mkdir()
     (folder / "toy_cli.py").write_text(TOY)
-    monkeypatch.syspath_prepend(str(folder))
-    monkeypatch.setattr(studies, "__path__", [*studies.__path__, str(folder)])
+    monkeypatch.setenv("ARCHLAB_STUDIES", str(folder))
     return tmp_path
 
 
@@ -54,6 +51,8 @@ def test_errors_are_one_line_with_exit_status_2(capsys):
     assert main(["dapf_vs_asp"]) == 2
     assert "Did you mean 'dapf_vs_aspp'" in capsys.readouterr().err
     assert main(["../../etc/passwd"]) == 2
+    assert "'../../etc/passwd' does not exist or is not a .py file" in capsys.readouterr().err
+    assert main(["Etc.passwd"]) == 2
     assert "named by its file in studies/" in capsys.readouterr().err
     assert main([]) == 2
 

@@ -25,6 +25,27 @@ def test_same_seed_same_result_and_other_seed_differs():
     assert {"iou_road", "iou_sidewalk", "iou_sky"} <= set(a)
 
 
+def test_channels_last_trains_in_nhwc_and_is_its_own_result():
+    from archlab.train import loop
+
+    layouts = []
+
+    def logits(model, images, labels):
+        weight = next(p for p in model.parameters() if p.ndim == 4)
+        if model.training:   # the SGD steps (evaluation reads its images as they come)
+            layouts.append((images.is_contiguous(memory_format=torch.channels_last),
+                            weight.is_contiguous(memory_format=torch.channels_last)))
+        return real(model, images, labels)
+
+    real = loop._logits
+    plain = train("small_rf_cnn", progress=False, **TINY)
+    with mock.patch.object(loop, "_logits", logits):
+        nhwc = train("small_rf_cnn", progress=False, channels_last=True, **TINY)
+    assert layouts and all(images and weight for images, weight in layouts)
+    assert nhwc["status"] == "ok" and nhwc["train_config"]["channels_last"] is True
+    assert nhwc["config_hash"] != plain["config_hash"]
+
+
 def test_resume_after_interrupt_equals_not_stopping(tmp_path):
     """Fast-SCNN has dropout, so this also checks that the RNG state is restored."""
     straight = train("fast_scnn", out=tmp_path / "a", progress=False, **TINY)
