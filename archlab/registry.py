@@ -40,7 +40,7 @@ class BlockInfo:
     parameters: dict  # argument name -> default (inspect.Parameter.empty when required)
     paper: str
     num_inputs: int | None  # None: any number ≥ 1
-    source: str           # "archlab", the registering module, or "entry point NAME (DIST)"
+    source: str = ""      # "archlab", the registering module, or "entry point NAME (VALUE)"
 
     @property
     def required(self) -> list[str]:

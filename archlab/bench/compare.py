@@ -161,7 +161,31 @@ def export_revision(repo: Path, sha: str, dest: Path) -> Path:
             tar.extractall(dest, filter="data")
         else:  # pragma: no cover - Python without the extraction filters
             tar.extractall(dest)
+    link_mapped_packages(dest)
     return dest
+
+
+#: Packages that live in a folder of their own in the repository and install under archlab (pyproject's package-dir).
+MAPPED_PACKAGES = {"archlab.blocks": "blocks", "archlab.studies": "studies"}
+
+
+def link_mapped_packages(tree: Path) -> None:
+    """In an exported revision whose pyproject maps ``blocks/`` to ``archlab.blocks`` (and ``studies/``), link
+    ``archlab/blocks -> ../blocks`` so that ``PYTHONPATH=tree`` imports the revision's own blocks (an
+    installed archlab's mapping would otherwise supply another revision's)."""
+    pyproject = tree / "pyproject.toml"
+    if not pyproject.is_file() or '"archlab.blocks"' not in pyproject.read_text():
+        return
+    for package, folder in MAPPED_PACKAGES.items():
+        link = tree.joinpath(*package.split("."))
+        if (tree / folder).is_dir() and not link.exists():
+            link.symlink_to(Path("..") / folder, target_is_directory=True)
+
+
+def _package_in(tree: Path, package: str) -> Path:
+    """Where ``package`` lives in a repository tree (a mapped package in its own folder)."""
+    nested = tree.joinpath(*package.split("."))
+    return nested if nested.exists() or package not in MAPPED_PACKAGES else tree / MAPPED_PACKAGES[package]
 
 
 @dataclass
@@ -208,7 +232,7 @@ def check_sources(tree: Path, benchmarks: list[dict], title: str) -> None:
     root = tree.resolve()
     for bench in benchmarks:
         for package, path in (bench.get("extra_info") or {}).get("sources", {}).items():
-            if not (tree / package).exists():
+            if not _package_in(tree, package).exists():
                 continue  # an installed dependency, not part of the revision
             if not Path(path).resolve().is_relative_to(root):
                 raise CompareError(f"{title}: {bench.get('fullname')} imported {package!r} from {path}, not from the "

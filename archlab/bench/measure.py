@@ -52,10 +52,9 @@ def _device(device) -> torch.device:
     return dev
 
 
-def _package_dir(module_name: str) -> str | None:
-    """Directory of the top-level package ``module_name`` belongs to, as imported now."""
-    name = module_name.split(".")[0]
-    top = sys.modules.get(name) or (importlib.import_module(name) if name in ("archlab", "blocks") else None)
+def _package_dir(name: str) -> str | None:
+    """Directory of package (or module) ``name`` as imported now."""
+    top = sys.modules.get(name) or (importlib.import_module(name) if name in ("archlab", "archlab.blocks") else None)
     path = getattr(top, "__file__", None)
     if path is None:
         return None
@@ -64,17 +63,14 @@ def _package_dir(module_name: str) -> str | None:
 
 
 def import_sources(module: nn.Module | None = None) -> dict[str, str]:
-    """Where ``archlab``, ``blocks`` and ``module``'s own top-level package were imported from."""
-    names = ["archlab", "blocks"]
+    """Where ``archlab``, ``archlab.blocks`` (its own folder in a checkout) and ``module``'s top-level
+    package were imported from."""
+    found = {name: _package_dir(name) for name in ("archlab", "archlab.blocks")}
     if module is not None:
-        names.append(type(module).__module__)
-    found = {}
-    for name in names:
-        top = name.split(".")[0]
-        path = _package_dir(name)
-        if path is not None and top not in found and top not in ("torch", "builtins"):
-            found[top] = path
-    return found
+        top = type(module).__module__.split(".")[0]
+        if top not in found and top not in ("torch", "builtins"):
+            found[top] = _package_dir(top)
+    return {name: path for name, path in found.items() if path is not None}
 
 
 def _shape_text(shape) -> str:
