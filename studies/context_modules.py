@@ -9,10 +9,15 @@ MODULES = (("PPM", ("ppm", {})), ("ASPP", ("aspp", {})), ("DAPF a=1", ("dapf", {
            ("DAPF a=8", ("dapf", {"alpha": 8})), ("none", None))
 
 
+#: Each network's own context module: the row the others on that network are compared against.
+ORIGINAL = {"fast_scnn": "PPM", "fassd_net": "DAPF a=2"}
+
+
 def _variants(base: str, label: str):
+    original = f"{label} + {ORIGINAL[base]}"
     for name, module in MODULES:
         ops = (remove("context"),) if module is None else (replace("context", block=module[0], **module[1]),)
-        yield Variant(f"{label} + {name}", ops, base=base)
+        yield Variant(f"{label} + {name}", ops, base=base, baseline=original)
 
 
 STUDY = Study(
@@ -30,6 +35,7 @@ STUDY = Study(
                "size give ASPP's and DAPF's largest rates a map to read; training there is not affordable on two "
                "CPU cores, and the flagged rows' proxy mIoU does not judge those branches.",
     description="Each context module replaces the `context` node (Fast-SCNN: PPM at 1/32, 128 channels; "
-                "FASSD-Net: DAPF at 1/32, 320 channels); the graph infers every channel count. No paper "
-                "publishes this grid, so there are no published columns.",
+                "FASSD-Net: DAPF at 1/32, 320 channels); the graph infers every channel count. Each row is "
+                "compared with its own network's original module (Fast-SCNN + PPM, FASSD-Net + DAPF a=2). No "
+                "paper publishes this grid, so there are no published columns.",
 )

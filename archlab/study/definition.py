@@ -104,13 +104,16 @@ def cascade(copies: int = 3) -> Op:
 @dataclass(frozen=True)
 class Variant:
     """One row: ``ops`` applied to the study's base (or to zoo model ``base``); ``published`` is
-    the key of its reference row, ``"zoo"`` for the base model's own published figures, or None."""
+    the key of its reference row, ``"zoo"`` for the base model's own published figures, or None.
+    ``baseline`` names the row its differences are taken against when that is not the study's
+    (a study over two base networks compares each variant with its own network's original)."""
 
     name: str
     ops: tuple[Op, ...] = ()
     base: str | None = None
     published: str | None = None
     note: str = ""
+    baseline: str | None = None   # the row this one is compared against (default: the study's baseline)
 
 
 @dataclass(frozen=True)
@@ -168,6 +171,10 @@ class Study:
         if self.baseline is not None and self.baseline not in names:
             raise StudyError(f"baseline {self.baseline!r} is not a variant; variants: {names}", study=self.name)
         for v in self.variants:
+            if v.baseline is not None and v.baseline not in names:
+                raise StudyError(f"baseline {v.baseline!r} is not a variant; variants: {names}", study=self.name,
+                                 variant=v.name)
+        for v in self.variants:
             if v.published not in (None, "zoo"):
                 rows = sorted(self.reference.rows) if self.reference else []
                 if v.published not in rows:
@@ -184,6 +191,19 @@ class Study:
         except (TypeError, ValueError) as exc:
             raise StudyError(f"training budget: {exc}", study=self.name) from None
         self.specs()
+
+    def baseline_of(self, variant: str) -> str | None:
+        """The name of the row ``variant`` is compared against: its own ``baseline``, else the study's.
+        A row that is some row's baseline is its own."""
+        if variant in self.baselines():
+            return variant
+        own = next((v.baseline for v in self.variants if v.name == variant), None)
+        return own if own is not None else self.baseline
+
+    def baselines(self) -> list[str]:
+        """Every row some row is compared against, in variant order."""
+        named = {self.baseline} | {v.baseline for v in self.variants}
+        return [v.name for v in self.variants if v.name in named]
 
     def spec(self, variant: Variant) -> Spec:
         """The variant's spec: its base's spec with the ops applied, validated at the study's size."""

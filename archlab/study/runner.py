@@ -192,7 +192,8 @@ def _run_locked(study, settings, specs, size, config, order, out, runs_dir, forc
             store = SeedResults(out / SEEDS_FILE, fresh=force)
             trained = train_seeds(specs, order, config, seeds, store, runs_dir, threads=settings.threads, force=force,
                                   bar=bar)
-            for name, fields in aggregate(trained, order, seeds, study.baseline).items():
+            baseline_of = {v: study.baseline_of(v) for v in order}
+            for name, fields in aggregate(trained, order, seeds, baseline_of).items():
                 old = rows[name]
                 timing = {k: v for k, v in old.items() if k in TIMING_FIELDS}
                 row = {k: v for k, v in old.items() if k not in timing and k not in fields
@@ -244,8 +245,9 @@ def _timing_stage(study: Study, settings: StudySettings, specs: dict, size, resu
     rounds = settings.runs or study.latency_runs
     warmup = settings.warmup if settings.warmup is not None else study.latency_warmup
     per_round = settings.runs_per_round or study.latency_runs_per_round
+    baseline_of = {v: study.baseline_of(v) for v in order}
     timing_key = _key([specs[v].content_hash() for v in order], size, settings.device, settings.threads, rounds,
-                      per_round, warmup)
+                      per_round, warmup, *([baseline_of] if any(v.baseline for v in study.variants) else []))
     if not (force or settings.retime) and all(results.get(v).get("timing_key") == timing_key for v in order):
         bar.stage("timed (cached)", advance=len(order))
         return
@@ -253,7 +255,6 @@ def _timing_stage(study: Study, settings: StudySettings, specs: dict, size, resu
     models, x = {}, None
     for name in order:
         models[name], x = prepare(build(specs[name]), (1, 3, *size), DeploySettings(device=settings.device))
-    base = study.baseline if study.baseline in models else None
 
     def progress(n, total):
         bar.stage(f"timing {len(order)} variants interleaved at {size[0]}x{size[1]} on {settings.device}: "
@@ -272,7 +273,8 @@ def _timing_stage(study: Study, settings: StudySettings, specs: dict, size, resu
                     "cpu_threads": timed.threads, "cpu_allocator": timed.allocator, "dtype": "fp32",
                     "cudnn_benchmark": settings.device.startswith("cuda"), "timing_key": timing_key,
                     "timing_time_s": spent / len(order)})
-        if base is not None:
+        base = baseline_of[name]
+        if base in models:
             ratio, fps_ratio = timed.ratio(name, base), timed.fps_ratio(name, base)
             row.update({"latency_ratio": ratio.median, "latency_ratio_p25": ratio.p25, "latency_ratio_p75": ratio.p75,
                         "fps_ratio": fps_ratio.median, "fps_ratio_p25": fps_ratio.p25,

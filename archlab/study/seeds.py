@@ -118,9 +118,10 @@ def _ok(row: dict) -> bool:
     return row.get("status") == "ok" and isinstance(row.get("miou"), (int, float)) and not math.isnan(row["miou"])
 
 
-def aggregate(rows: dict, order: list[str], seeds, baseline: str | None) -> dict[str, dict]:
+def aggregate(rows: dict, order: list[str], seeds, baseline_of: dict[str, str | None]) -> dict[str, dict]:
     """Per variant: the mean mIoU over its finished seeds with its 95% interval, per-class means,
-    summed training time, and its paired difference to ``baseline`` (interval, resolved or not)."""
+    summed training time, and its paired difference to its baseline ``baseline_of[variant]``
+    (interval, resolved or not; a baseline's difference to itself is 0 and never resolved)."""
     per_variant: dict[str, dict] = {}
     miou = {v: {s: rows[(v, s)]["miou"] for s in seeds if (v, s) in rows and _ok(rows[(v, s)])} for v in order}
     for variant in order:
@@ -151,6 +152,7 @@ def aggregate(rows: dict, order: list[str], seeds, baseline: str | None) -> dict
             if k.startswith("iou_"):
                 values = [r[k] for r in ok if isinstance(r.get(k), (int, float))]
                 fields[k] = sum(values) / len(values) if values else math.nan
+        baseline = baseline_of.get(variant)
         if baseline is not None and baseline in miou:
             diff = paired_difference(miou[variant], miou[baseline])
             fields.update({"miou_delta": diff.mean, "miou_delta_low": diff.low, "miou_delta_high": diff.high,

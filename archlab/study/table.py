@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -99,7 +101,7 @@ def _flagged_nodes(row) -> list[str]:
     return [item.split(":")[0].split(" (")[0] for item in text.split("; ")]
 
 
-def _accuracy_notes(study: Study, f: pd.DataFrame, first, base) -> list[str]:
+def _accuracy_notes(study: Study, f: pd.DataFrame, first, table: "_Table") -> list[str]:
     """The proxy mIoU's protocol, which differences this budget resolves, and the scale check."""
     from archlab.stats import LEVEL
 
@@ -115,21 +117,23 @@ def _accuracy_notes(study: Study, f: pd.DataFrame, first, base) -> list[str]:
            f"of the {LEVEL:.0%} Student-t interval (n − 1 degrees of freedom). Seed s of every variant sees the "
            f"same data order, crops and flips, so **Δ mIoU vs baseline** is the mean of the per-seed differences "
            f"with its own paired {LEVEL:.0%} interval; ✓ marks a difference whose interval excludes 0 (resolved)."]
-    if base is not None and "miou_delta" in f:
-        others = f.drop(index=base)
-        resolved = [r["variant"] for _, r in others.iterrows() if r.get("miou_delta_resolved") in (True, "True")]
-        unresolved = [r["variant"] for _, r in others.iterrows() if r.get("miou_delta_resolved") not in (True, "True")]
-        baseline = f.loc[base, "variant"]
+    if table.compared and "miou_delta" in f:
         if n < 2:
-            out.append(f"- **Resolved**: nothing: with one seed per variant no difference has an interval.")
-        elif not resolved:
-            out.append(f"- **Resolved**: none. At this budget no variant's mIoU differs from {baseline}'s by more "
-                       f"than seed noise: the table cannot order these rows by accuracy.")
-        else:
-            out.append(f"- **Resolved**: this budget orders {', '.join(resolved)} against {baseline} "
-                       + (f"(sign of the difference established over {n} seeds); it cannot order "
-                          f"{', '.join(unresolved)} against {baseline}." if unresolved else
-                          f"(every row; sign established over {n} seeds)."))
+            out.append("- **Resolved**: nothing: with one seed per variant no difference has an interval.")
+        for b in table.baseline_rows if n >= 2 else ():
+            group = [i for i, own in enumerate(table.base_of) if own == b and i != b]
+            resolved = [f.loc[i, "variant"] for i in group if f.loc[i].get("miou_delta_resolved") in (True, "True")]
+            unresolved = [f.loc[i, "variant"] for i in group if f.loc[i, "variant"] not in resolved]
+            baseline = f.loc[b, "variant"]
+            label = "- **Resolved**" + (f" (against {baseline})" if len(table.baseline_rows) > 1 else "")
+            if not resolved:
+                out.append(f"{label}: none. At this budget no variant's mIoU differs from {baseline}'s by more "
+                           f"than seed noise: the table cannot order these rows by accuracy.")
+            else:
+                out.append(f"{label}: this budget orders {', '.join(resolved)} against {baseline} "
+                           + (f"(sign of the difference established over {n} seeds); it cannot order "
+                              f"{', '.join(unresolved)} against {baseline}." if unresolved else
+                              f"(every row; sign established over {n} seeds)."))
     failed = [f"{r['variant']} ({r['seeds_failed']})" for _, r in f.iterrows()
               if isinstance(r.get("seeds_failed"), str) and r.get("seeds_failed")]
     if failed:
@@ -151,78 +155,96 @@ def _accuracy_notes(study: Study, f: pd.DataFrame, first, base) -> list[str]:
     return out
 
 
+@dataclass(frozen=True)
+class Column:
+    """One column of the table: its header, when it is shown, and each row's cell."""
+
+    header: str
+    shown: Callable[["_Table"], bool]
+    cell: Callable[["_Table", int], str]
+
+
+class _Table:
+    """What the columns read: the frame, each row's baseline row, and which published figures exist."""
+
+    def __init__(self, study: Study, f: pd.DataFrame):
+        self.f = f
+        names = list(f["variant"])
+        self.base_of = [names.index(b) if (b := study.baseline_of(n)) in names else None for n in names]
+        self.compared = any(b is not None for b in self.base_of)
+        self.baseline_rows = sorted({b for b in self.base_of if b is not None})
+        self.params_m, self.gmacs, self.fps = _col(f, "params") / 1e6, _col(f, "macs_fvcore") / 1e9, _col(f, "fps")
+        self.trained = "miou" in f and f["miou"].notna().any()
+        self.has = {k: f"published_{k}" in f and f[f"published_{k}"].notna().any()
+                    for k in ("gmacs", "params_M", "fps", "miou_pct")}
+
+    def row(self, i: int):
+        return self.f.iloc[i]
+
+    def against_base(self, i: int, values: pd.Series, fmt: str) -> str:
+        b = self.base_of[i]
+        return "–" if b is None else _num(values.iloc[i] - values.iloc[b], fmt)
+
+
+def _scale_cell(t: _Table, i: int) -> str:
+    nodes = _flagged_nodes(t.row(i))
+    return "⚑ " + ", ".join(nodes) if nodes else "ok"
+
+
+def _fps_ratio_cell(t: _Table, i: int) -> str:
+    b = t.base_of[i]
+    return "–" if b is None else _fps_ratio(t.row(i), t.fps.iloc[i] / t.fps.iloc[b])
+
+
+def _paper_fps_ratio_cell(t: _Table, i: int) -> str:
+    b, pub = t.base_of[i], _col(t.f, "published_fps")
+    return "–" if b is None else _num(pub.iloc[i] / pub.iloc[b], ".2f")
+
+
+#: The table's columns, in order (each shown only where it has something to say).
+COLUMNS = (
+    Column("variant", lambda t: True, lambda t, i: str(t.row(i)["variant"])),
+    Column("GMACs (fvcore)", lambda t: True, lambda t, i: _num(t.gmacs.iloc[i], ".2f")),
+    Column("paper GMACs", lambda t: t.has["gmacs"], lambda t, i: _num(t.row(i).get("published_gmacs"), ".1f")),
+    Column("params (M)", lambda t: True, lambda t, i: _num(t.params_m.iloc[i], ".3f")),
+    Column("paper params (M)", lambda t: t.has["params_M"],
+           lambda t, i: _num(t.row(i).get("published_params_M"), ".2f")),
+    Column("Δp (M)", lambda t: t.compared, lambda t, i: t.against_base(i, t.params_m, "+.3f")),
+    Column("paper Δp (M)", lambda t: t.compared and t.has["params_M"],
+           lambda t, i: t.against_base(i, _col(t.f, "published_params_M"), "+.2f")),
+    Column("latency (ms)", lambda t: True, lambda t, i: _num(t.row(i).get("latency_ms_median"), ".1f")),
+    Column("FPS", lambda t: True, lambda t, i: _num(t.fps.iloc[i], ".2f")),
+    Column("FPS ÷ baseline", lambda t: t.compared, _fps_ratio_cell),
+    Column("paper FPS", lambda t: t.has["fps"], lambda t, i: _num(_col(t.f, "published_fps").iloc[i], ".1f")),
+    Column("paper FPS ÷ baseline", lambda t: t.has["fps"] and t.compared, _paper_fps_ratio_cell),
+    Column("proxy mIoU (%)", lambda t: t.trained, lambda t, i: _miou_cell(t.row(i))),
+    Column("Δ mIoU vs baseline (pts)", lambda t: t.trained and t.compared and "miou_delta" in t.f,
+           lambda t, i: "(baseline)" if t.base_of[i] == i else _delta_cell(t.row(i))),
+    Column("proxy scale", lambda t: t.trained and "scale_flags" in t.f, _scale_cell),
+    Column("paper mIoU (%)", lambda t: t.has["miou_pct"], lambda t, i: _num(t.row(i).get("published_miou_pct"), ".1f")),
+)
+
+
 def markdown_table(study: Study, frame: pd.DataFrame, *, command: str, elapsed_s: float | None = None) -> str:
     """Render ``frame`` (the study's results) as the markdown report ``table.md``."""
     f = frame.reset_index(drop=True)
     size = f["input_size"].iloc[0] if "input_size" in f and len(f) else "?"
     device = f["device_name"].iloc[0] if "device_name" in f and len(f) else "?"
-    base = f.index[f["variant"] == study.baseline][0] if study.baseline in set(f["variant"]) else None
-    params_m = _col(f, "params") / 1e6
-    gmacs = _col(f, "macs_fvcore") / 1e9
-    fps = _col(f, "fps")
-    pub_fps = _col(f, "published_fps")
-    trained = "miou" in f and f["miou"].notna().any()
-    has = {k: f"published_{k}" in f and f[f"published_{k}"].notna().any() for k in ("gmacs", "params_M", "fps",
-                                                                                  "miou_pct")}
-    header = ["variant", "GMACs (fvcore)"]
-    if has["gmacs"]:
-        header.append("paper GMACs")
-    header += ["params (M)"]
-    if has["params_M"]:
-        header.append("paper params (M)")
-    if base is not None:
-        header.append("Δp (M)")
-        if has["params_M"]:
-            header.append("paper Δp (M)")
-    header += ["latency (ms)", "FPS"]
-    if base is not None:
-        header.append("FPS ÷ baseline")
-    if has["fps"]:
-        header.append("paper FPS")
-        if base is not None:
-            header.append("paper FPS ÷ baseline")
-    if trained:
-        header.append("proxy mIoU (%)")
-        if base is not None and "miou_delta" in f:
-            header.append("Δ mIoU vs baseline (pts)")
-        if "scale_flags" in f:
-            header.append("proxy scale")
-    if has["miou_pct"]:
-        header.append("paper mIoU (%)")
-    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
-    for i, row in f.iterrows():
-        cells = [str(row["variant"]), _num(gmacs[i], ".2f")]
-        if has["gmacs"]:
-            cells.append(_num(row.get("published_gmacs"), ".1f"))
-        cells.append(_num(params_m[i], ".3f"))
-        if has["params_M"]:
-            cells.append(_num(row.get("published_params_M"), ".2f"))
-        if base is not None:
-            cells.append(_num(params_m[i] - params_m[base], "+.3f"))
-            if has["params_M"]:
-                pub = _col(f, "published_params_M")
-                cells.append(_num(pub[i] - pub[base], "+.2f"))
-        cells += [_num(row.get("latency_ms_median"), ".1f"), _num(fps[i], ".2f")]
-        if base is not None:
-            cells.append(_fps_ratio(row, fps[i] / fps[base]))
-        if has["fps"]:
-            cells.append(_num(pub_fps[i], ".1f"))
-            if base is not None:
-                cells.append(_num(pub_fps[i] / pub_fps[base], ".2f"))
-        if trained:
-            cells.append(_miou_cell(row))
-            if base is not None and "miou_delta" in f:
-                cells.append("(baseline)" if i == base else _delta_cell(row))
-            if "scale_flags" in f:
-                cells.append("⚑ " + ", ".join(_flagged_nodes(row)) if _flagged_nodes(row) else "ok")
-        if has["miou_pct"]:
-            cells.append(_num(row.get("published_miou_pct"), ".1f"))
-        lines.append("| " + " | ".join(cells) + " |")
+    table = _Table(study, f)
+    columns = [c for c in COLUMNS if c.shown(table)]
+    lines = ["| " + " | ".join(c.header for c in columns) + " |", "|---|" + "---:|" * (len(columns) - 1)]
+    lines += ["| " + " | ".join(c.cell(table, i) for c in columns) + " |" for i in range(len(f))]
+    params_m, gmacs, has, trained = table.params_m, table.gmacs, table.has, table.trained
 
     notes = [f"# {study.title}", "", f"Generated by `{command}`; do not edit by hand.", ""]
     if study.description:
         notes += [study.description, ""]
     notes += lines + [""]
+    if len(table.baseline_rows) > 1:
+        groups = [f"{f.loc[b, 'variant']} for " + ", ".join(f.loc[i, "variant"] for i, own in enumerate(table.base_of)
+                                                             if own == b and i != b) for b in table.baseline_rows]
+        notes.append("- **Baselines**: every row is compared with its own network's original: " + "; ".join(groups)
+                     + ".")
     first = f.iloc[0] if len(f) else {}
     threads = first.get("cpu_threads") if len(f) else None
     threads = None if threads is None or (isinstance(threads, float) and math.isnan(threads)) else int(threads)
@@ -231,7 +253,7 @@ def markdown_table(study: Study, frame: pd.DataFrame, *, command: str, elapsed_s
     if "latency_ms_median" in f:
         notes.append(_latency_note(study, f, first, size, device, threads))
     if trained:
-        notes += _accuracy_notes(study, f, first, base)
+        notes += _accuracy_notes(study, f, first, table)
     if any(has.values()):
         sources = sorted({s for s in _col(f, "published_source").dropna()})
         notes.append(f"- **Published** ({'; '.join(sources)}): "

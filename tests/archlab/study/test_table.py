@@ -44,3 +44,29 @@ def test_nothing_resolved_is_said_plainly():
     frame = _frame()
     frame["miou_delta_resolved"] = False
     assert "Resolved**: none" in markdown_table(STUDY, frame, command="x")
+
+
+def test_rows_compared_with_their_own_baselines():
+    two = Study(name="t", title="T", base="small_rf_cnn",
+                variants=(Variant("a0"), Variant("a1", baseline="a0"), Variant("b0"), Variant("b1", baseline="b0")))
+    assert [two.baseline_of(v) for v in ("a0", "a1", "b0", "b1")] == ["a0", "a0", "b0", "b0"]
+    frame = pd.concat([_frame()] * 2, ignore_index=True).iloc[[0, 1, 0, 2]].reset_index(drop=True)
+    frame["variant"] = ["a0", "a1", "b0", "b1"]
+    frame["params"] = [1000, 1500, 4000, 3000]
+    text = markdown_table(two, frame, command="x")
+    lines = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ")}
+    assert "| +0.000 |" in lines["a0"] and "| +0.001 |" in lines["a1"] and "| -0.001 |" in lines["b1"]
+    assert "(baseline)" in lines["a0"] and "(baseline)" in lines["b0"] and "+3.0 ± 2.0 ✓" in lines["a1"]
+    assert "Resolved** (against a0): this budget orders a1 against a0" in text
+    assert "Resolved** (against b0): none" in text
+    assert "Baselines**: every row is compared with its own network's original: a0 for a1; b0 for b1." in text
+
+
+def test_a_variant_baseline_must_be_a_variant():
+    import pytest
+
+    from archlab.study import StudyError
+
+    bad = Study(name="t", title="T", base="small_rf_cnn", variants=(Variant("a"), Variant("b", baseline="c")))
+    with pytest.raises(StudyError, match="variant 'b'.*baseline 'c' is not a variant"):
+        bad.check()
