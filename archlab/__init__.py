@@ -8,7 +8,7 @@ Public API::
     archlab.get_spec(name, **knobs)             # a plain-data spec (width, depth, alpha knobs)
     archlab.build(spec)                         # spec -> nn.Module, validated, shapes inferred
     archlab.create_model(name, num_classes=19, **knobs)
-    archlab.profile(model_or_spec, input_size=(1, 3, H, W), ...)  # one record of counts and timings
+    archlab.profile(model_or_spec, input_size=(1, 3, H, W), ...)  # a ProfileResult: .record, .per_node
     archlab.transforms.replace / remove / scale_width / scale_depth / set_alpha / cascade
 """
 from archlab import transforms

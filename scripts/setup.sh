@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install archlab (editable, with its test tools) into the current Python environment.
+# Install archlab (editable, with its test tools and the deployment runtimes the tests run) into the
+# current Python environment.
 #
 # torch: kept as it is when already installed (a CUDA build stays a CUDA build). With no torch:
 # on a machine with an NVIDIA GPU, pip's default torch (CUDA) is installed; without one, the CPU
@@ -18,5 +19,5 @@ else
     echo "setup: no torch, no GPU: installing the CPU build torch==2.13.0"
     "$PY" -m pip install --quiet torch==2.13.0 ${ARCHLAB_TORCH_INDEX:+--index-url "$ARCHLAB_TORCH_INDEX"}
 fi
-"$PY" -m pip install --quiet -e ".[test]"
+"$PY" -m pip install --quiet -e ".[test,deploy]"
 echo "setup: archlab $("$PY" -c 'import archlab; print(archlab.__version__)') installed for $("$PY" --version)"

@@ -121,12 +121,13 @@ def main(argv=None) -> int:
                         continue
                     with warnings.catch_warnings(record=True) as caught:
                         warnings.simplefilter("always")
-                        record, table = archlab.profile(
+                        result = archlab.profile(
                             spec, (args.batch, 3) + args.size, breakdown=True, device=args.device,
                             compile=args.compile, cudnn_benchmark=args.cudnn_benchmark,
                             latency=not args.no_latency,
                             memory=(not args.no_latency) if args.memory is None else args.memory, warmup=args.warmup,
                             runs=args.runs, threads=args.threads, **cfg)
+                    record, table = result.record, result.per_node
                     record["threads_requested"] = key["threads_requested"]
                     for w in caught:
                         if issubclass(w.category, DeprecationWarning):  # library chatter, not about the run

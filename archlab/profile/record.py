@@ -11,11 +11,15 @@ from __future__ import annotations
 import datetime
 import platform
 from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from archlab.errors import SpecError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -85,16 +89,43 @@ def normalise_size(input_size) -> tuple[int, int, int, int]:
     return size
 
 
-def profile(model_or_spec, input_size=(1, 3, 512, 1024), *, breakdown: bool = False, counts: bool = True,
-            settings: ProfileSettings | None = None, **options):
-    """Profile a zoo model name, a spec or a module; returns the record (and the per-node table).
+@dataclass(frozen=True)
+class ProfileResult:
+    """What :func:`profile` measured.
 
+    ``record``: the flat record, one figure per key with its unit in the key (``params`` a count,
+    ``macs_*`` MACs and ``flops_torch`` FLOPs per image, ``latency_ms_median`` milliseconds per
+    forward of the batch, ``fps`` images per second, ``peak_mem_mb`` MiB, ...) and the settings that
+    reproduce it. ``per_node``: with ``breakdown=True`` (and counts), a pandas DataFrame indexed by
+    node id, in execution order: ``block`` (for a spec: the node's block), ``params``, each
+    counter's MACs or FLOPs (``macs_fvcore`` ... ``flops_torch``), ``macs_reconciled``,
+    ``counters_note`` and, with latency, ``latency_share`` (fraction of the forward's time) and
+    ``latency_ms``; its parameter and count columns sum exactly to the record's. ``None`` when it
+    was not computed.
+    """
+
+    record: dict
+    per_node: pd.DataFrame | None = None
+
+    def to_dict(self) -> dict:
+        """Plain data: ``{"record": the record, "per_node": one dict per node, with its id under
+        "node", or None}`` (the per-node figures as Python numbers, in the table's units)."""
+        rows = None if self.per_node is None else self.per_node.rename_axis("node").reset_index().to_dict("records")
+        return {"record": dict(self.record), "per_node": rows}
+
+
+def profile(model_or_spec, input_size=(1, 3, 512, 1024), *, breakdown: bool = False, counts: bool = True,
+            settings: ProfileSettings | None = None, **options) -> ProfileResult:
+    """Profile a zoo model name, a spec or a module; returns a :class:`ProfileResult`: ``.record``,
+    the flat record, and ``.per_node``, the per-node table (with ``breakdown=True``; else ``None``).
+
+    ``input_size`` is (N, C, H, W) or (H, W); N is the batch for latency, counts are per image.
     ``options`` are :class:`ProfileSettings` fields (device, dtype, channels_last, fuse_bn, compile,
-    cudnn_benchmark, latency, memory, warmup, runs, threads). With ``breakdown=True`` returns
-    ``(record, DataFrame)``: one row per spec node with parameters, each counter's MACs and its
-    share of the measured latency; the parameter and MAC columns sum exactly to the record's;
-    ``counters_note`` says, where two counters differ by more than 2% on a node, which operators
-    cause it.
+    cudnn_benchmark, latency, memory, warmup, runs, threads). ``counts=False`` skips the counters.
+    With ``breakdown=True`` the per-node table has one row per spec node with parameters, each
+    counter's MACs and its share of the measured latency; the parameter and MAC columns sum exactly
+    to the record's; ``counters_note`` says, where two counters differ by more than 2% on a node,
+    which operators cause it.
     """
     from archlab.profile import counters, deploy, latency, memory, roofline
 
@@ -151,12 +182,12 @@ def profile(model_or_spec, input_size=(1, 3, 512, 1024), *, breakdown: bool = Fa
                 table["latency_ms"] = table["latency_share"] * record["latency_ms_median"]
     if spec is not None:
         record["spec_json"] = spec.to_json(indent=None)
-    if breakdown:
-        if table is not None and spec is not None:
-            blocks = {n.id: n.block for n in spec.nodes}
-            table.insert(0, "block", [blocks.get(i, "") for i in table.index])
-        return record, table
-    return record
+    if not breakdown:
+        return ProfileResult(record)
+    if table is not None and spec is not None:
+        blocks = {n.id: n.block for n in spec.nodes}
+        table.insert(0, "block", [blocks.get(i, "") for i in table.index])
+    return ProfileResult(record, table)
 
 
 def _version() -> str:

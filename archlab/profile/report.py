@@ -4,6 +4,8 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
+from archlab.profile.counters import COUNT_COLUMNS, COUNTERS_BY_COLUMN
+
 G = 1e9
 
 
@@ -41,15 +43,14 @@ def _speedups(records: list[dict]) -> dict[int, str]:
     return out
 
 
+# The terminal and markdown tables' columns: (header, record -> cell text); G = 1e9 MACs or FLOPs.
 COLUMNS = [
     ("model", lambda r: str(r["model"])),
     ("dtype", lambda r: str(r["dtype"])),
     ("deploy", deploy_label),
     ("params (M)", lambda r: _num(r, "params", 1e6, "{:.3f}")),
-    ("GMACs fvcore", lambda r: _num(r, "macs_fvcore", G)),
-    ("GMACs thop", lambda r: _num(r, "macs_thop", G)),
-    ("GMACs ptflops", lambda r: _num(r, "macs_ptflops", G)),
-    ("GFLOPs torch", lambda r: _num(r, "flops_torch", G)),
+    *((f"G{counter.unit} {counter.name}", lambda r, column=counter.column: _num(r, column, G))
+      for counter in COUNTERS_BY_COLUMN),  # "GMACs fvcore", ..., "GFLOPs torch"
     ("GMACs reconciled", lambda r: _num(r, "macs_reconciled", G)),
     ("latency ms (median ± IQR)", _latency),
     ("FPS", lambda r: _num(r, "fps", 1, "{:.1f}")),
@@ -87,11 +88,14 @@ def settings_note(r: dict) -> str:
 
 
 def print_breakdown(console, record: dict, table) -> None:
+    """Print the per-node table of one profile (``ProfileResult.per_node``) as a rich table: params and
+    every counter's column as integers (MACs or FLOPs, per image), the latency share as a percentage,
+    latency in ms; then each node's ``counters_note``. Returns nothing."""
     from rich.table import Table
 
     t = Table(title=f"{record['model']} per node ({record['input_size']}, {deploy_label(record)})")
-    cols = [c for c in ("block", "params", "macs_fvcore", "macs_thop", "macs_ptflops", "flops_torch", "macs_reconciled",
-                        "latency_share", "latency_ms") if c in table.columns]
+    cols = [c for c in ("block", "params", *COUNT_COLUMNS, "macs_reconciled", "latency_share", "latency_ms")
+            if c in table.columns]
     t.add_column("node")
     for c in cols:
         t.add_column(c, justify="right" if c != "block" else "left")

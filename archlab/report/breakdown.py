@@ -1,6 +1,6 @@
 """Where the compute and the time go: per-node MACs and latency of several variants, as stacked bars.
 
-The input is what ``archlab.profile(..., breakdown=True)`` returns second: one row per spec node
+The input is ``archlab.profile(..., breakdown=True).per_node``: one row per spec node
 (index ``node``, in execution order) with ``params``, the MAC counters (``macs_fvcore``,
 ``macs_thop``, ``macs_ptflops``, ``macs_reconciled``, ...) and, when latency was measured,
 ``latency_share`` (the node's share of hook-timed node time) and ``latency_ms`` (that share times
@@ -83,7 +83,7 @@ def breakdown_plot(per_node: dict[str, pd.DataFrame], path, *, title: str = "", 
                    macs: str = "macs_fvcore", threshold: float = THRESHOLD) -> Path:
     """Save per-node MACs and latency of each variant as two panels of stacked horizontal bars (PNG).
 
-    ``per_node`` maps a variant name to its ``archlab.profile(..., breakdown=True)[1]`` table.
+    ``per_node`` maps a variant name to its ``archlab.profile(..., breakdown=True).per_node`` table.
     Left: GMACs per node from the ``macs`` counter (``macs_fvcore`` by default, the counter of the
     records' ``macs_fvcore``; ``macs_reconciled`` is the other sensible choice, ``macs_ptflops`` the
     published tables' counter). Right: ms per node (``latency_ms``, i.e. latency share x

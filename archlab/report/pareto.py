@@ -131,17 +131,68 @@ def pareto_figure(frame: pd.DataFrame, x: str, y: str, *, label: str | None = "v
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
+    frame, xs, ys, labels, finite = _measured_points(frame, x, y, label)
+    x_title, x_scale, y_title, y_scale = _axis_titles(x, y, percent_y)
+    px, py = xs * x_scale, ys * y_scale
+    ref = None
+    if reference is not None and len(reference):
+        ref = _reference_points(reference, reference_x or x, reference_y or y, label)
+    mask = pareto_mask(xs, ys, minimize_x, maximize_y)
+    if logx is None:
+        logx = _default_logx(px, ref)
+
+    wrapped = _wrap_notes(notes)
+    has_iqr, has_ci = _has_latency_iqr(frame, x), _has_interval(frame, y)
+    footer = _footer_inches(2 + (~mask).any() + has_iqr + has_ci + (ref is not None), wrapped)
+    if logx and (px <= 0).any():
+        raise ValueError(f"logx needs positive {x!r} values; the smallest is {float(xs.min()):g}")
+    fig, ax, width, height = _new_figure(footer, bool(reference_twin_y and ref is not None), logx)
+
+    _draw_error_bars(ax, frame, y, px, py, y_scale, y_title, has_iqr)
+    fx, fy, step = _draw_front(ax, px, py, mask, minimize_x)
+    _draw_titles(ax, x_title, y_title, minimize_x, maximize_y, title)
+    texts = _point_texts(ax, px, py, mask, labels)
+
+    handles, names = ax.get_legend_handles_labels()
+    ref_ax = ax
+    if ref is not None:
+        ref_ax, handle, name = _draw_reference(ax, ref, x_title, y_title, reference_label, reference_twin_y, texts)
+        handles.append(handle)
+        names.append(name)
+    _set_limits(ax, ref_ax, ref, frame, y, px, py, y_scale, has_ci, logx)
+    _draw_legend_and_notes(fig, handles, names, wrapped, footer, width, height)
+    points = [(ax, px, py)] + ([(ref_ax, ref["x"], ref["y"])] if ref is not None else [])
+    placed = _place_labels(fig, ax, texts, points, [(ax, *_staircase(fx, fy, step))])
+    ax.front_labels = [t for t, style in placed if style == "front"]
+    ax.front_mask = np.zeros(finite.size, dtype=bool)
+    ax.front_mask[finite] = mask
+    return fig
+
+
+def _text_labels(frame: pd.DataFrame, column: str | None, rows: int) -> list[str | None]:
+    """The ``column`` values as text (None for a missing value, or for every row without a column)."""
+    if column is None:
+        return [None] * rows
+    return [None if pd.isna(v) else str(v) for v in frame[column]]
+
+
+def _measured_points(frame: pd.DataFrame, x: str, y: str, label: str | None):
+    """The rows with finite ``x`` and ``y``: ``(frame, xs, ys, labels, finite)``, where ``finite`` is
+    the mask of the kept rows among the given ones. Raises ValueError naming a missing column, or
+    when no row is finite in both."""
     _check_columns(frame, {"x": x, "y": y, "label": label})
     xs, ys = _numeric(frame, x), _numeric(frame, y)
     finite = np.isfinite(xs) & np.isfinite(ys)
     if not finite.any():
         raise ValueError(f"no row has finite values in both {x!r} and {y!r} ({len(frame)} rows)")
     frame, xs, ys = frame[finite], xs[finite], ys[finite]
-    labels = ([None if pd.isna(v) else str(v) for v in frame[label]] if label is not None
-              else [None] * len(frame))
+    return frame, xs, ys, _text_labels(frame, label, len(frame)), finite
 
+
+def _axis_titles(x: str, y: str, percent_y: bool | None) -> tuple[str, float, str, float]:
+    """``(x title, x factor, y title, y factor)`` from :func:`axis_unit`, with ``percent_y`` (when
+    given) overriding whether y is shown in percent."""
     x_title, x_scale = axis_unit(x)
     y_title, y_scale = axis_unit(y)
     if percent_y is not None and (percent_y != (y_scale == 100.0)):
@@ -149,59 +200,90 @@ def pareto_figure(frame: pd.DataFrame, x: str, y: str, *, label: str | None = "v
             y_title, y_scale = f"{y_title} (%)", y_scale * 100
         else:
             y_title, y_scale = y_title.replace(" (%)", " (fraction)"), y_scale / 100
-    px, py = xs * x_scale, ys * y_scale
+    return x_title, x_scale, y_title, y_scale
 
-    ref = None
-    if reference is not None and len(reference):
-        rx_col, ry_col = reference_x or x, reference_y or y
-        ref_label_col = label if label is not None and label in reference.columns else None
-        _check_columns(reference, {"reference x": rx_col, "reference y": ry_col}, "reference frame")
-        rx, ry = _numeric(reference, rx_col), _numeric(reference, ry_col)
-        keep = np.isfinite(rx) & np.isfinite(ry)
-        rx_title, rx_scale = axis_unit(rx_col)
-        ry_title, ry_scale = axis_unit(ry_col)
-        ref = {"x": rx[keep] * rx_scale, "y": ry[keep] * ry_scale, "x_title": rx_title, "y_title": ry_title,
-               "labels": ([None if pd.isna(v) else str(v) for v in reference[ref_label_col][keep]]
-                          if ref_label_col else [None] * int(keep.sum()))}
-        if not keep.any():
-            ref = None
 
-    mask = pareto_mask(xs, ys, minimize_x, maximize_y)
-    if logx is None:
-        all_x = np.concatenate([px, ref["x"]]) if ref is not None else px
-        logx = bool(all_x.min() > 0 and all_x.max() / all_x.min() > 30)
+def _reference_points(reference: pd.DataFrame, rx_col: str, ry_col: str, label: str | None) -> dict | None:
+    """The reference rows with finite coordinates, scaled for drawing, as a dict of ``x``, ``y``,
+    ``x_title``, ``y_title`` and ``labels``; None when no row is finite. Raises ValueError naming
+    a missing column."""
+    ref_label_col = label if label is not None and label in reference.columns else None
+    _check_columns(reference, {"reference x": rx_col, "reference y": ry_col}, "reference frame")
+    rx, ry = _numeric(reference, rx_col), _numeric(reference, ry_col)
+    keep = np.isfinite(rx) & np.isfinite(ry)
+    if not keep.any():
+        return None
+    rx_title, rx_scale = axis_unit(rx_col)
+    ry_title, ry_scale = axis_unit(ry_col)
+    labels = _text_labels(reference[keep], ref_label_col, int(keep.sum()))
+    return {"x": rx[keep] * rx_scale, "y": ry[keep] * ry_scale, "x_title": rx_title, "y_title": ry_title,
+            "labels": labels}
 
-    wrapped = "\n".join(textwrap.fill(line, 140) for line in notes.splitlines()) if notes else ""
+
+def _default_logx(px: np.ndarray, ref: dict | None) -> bool:
+    """A log x axis when every drawn x (measured and reference) is positive and they span more than 30x."""
+    all_x = np.concatenate([px, ref["x"]]) if ref is not None else px
+    return bool(all_x.min() > 0 and all_x.max() / all_x.min() > 30)
+
+
+def _wrap_notes(notes: str) -> str:
+    """``notes`` wrapped at 140 characters a line ("" for none)."""
+    return "\n".join(textwrap.fill(line, 140) for line in notes.splitlines()) if notes else ""
+
+
+def _has_latency_iqr(frame: pd.DataFrame, x: str) -> bool:
+    """Whether x is the median latency and the frame has a finite ``latency_ms_iqr`` beside it."""
+    return x == "latency_ms_median" and "latency_ms_iqr" in frame.columns and bool(np.isfinite(
+        _numeric(frame, "latency_ms_iqr")).any())
+
+
+def _has_interval(frame: pd.DataFrame, y: str) -> bool:
+    """Whether the frame has a finite lower bound ``<y>_ci_low`` of y's interval over seeds."""
+    return f"{y}_ci_low" in frame.columns and bool(np.isfinite(_numeric(frame, f"{y}_ci_low")).any())
+
+
+def _footer_inches(legend_entries: int, wrapped: str) -> float:
+    """Height (inches) under the x title for the legend (one row of three entries, or two rows) and the notes."""
     note_lines = wrapped.count("\n") + 1 if wrapped else 0
-    has_iqr = x == "latency_ms_median" and "latency_ms_iqr" in frame.columns and np.isfinite(
-        _numeric(frame, "latency_ms_iqr")).any()
-    has_ci = f"{y}_ci_low" in frame.columns and np.isfinite(_numeric(frame, f"{y}_ci_low")).any()
-    legend_rows = 1 if 2 + (~mask).any() + has_iqr + has_ci + (ref is not None) <= 3 else 2
-    footer = 0.1 + 0.22 * legend_rows + 0.13 * note_lines + (0.08 if wrapped else 0)   # inches, under the x title
+    legend_rows = 1 if legend_entries <= 3 else 2
+    return 0.1 + 0.22 * legend_rows + 0.13 * note_lines + (0.08 if wrapped else 0)
+
+
+def _new_figure(footer: float, right_axis: bool, logx: bool):
+    """An 8.4-inch-wide figure and its axes, with ``footer`` inches under the x title, room for a
+    right-hand axis when asked, log x when asked and a light major grid behind the points; returns
+    ``(fig, ax, width, height)``, in inches."""
+    import matplotlib.pyplot as plt
+
     height, width = 5.0 + footer, 8.4
-    if logx and (px <= 0).any():
-        raise ValueError(f"logx needs positive {x!r} values; the smallest is {float(xs.min()):g}")
     fig, ax = plt.subplots(figsize=(width, height))
-    fig.subplots_adjust(left=0.8 / width, right=1 - (0.85 if reference_twin_y and ref is not None else 0.3) / width,
+    fig.subplots_adjust(left=0.8 / width, right=1 - (0.85 if right_axis else 0.3) / width,
                         top=1 - 0.4 / height, bottom=(footer + 0.55) / height)
     if logx:
         ax.set_xscale("log")
     ax.grid(True, which="major", color="0.9", linewidth=0.8)
     ax.set_axisbelow(True)
+    return fig, ax, width, height
 
-    # the y value's interval over seeds as vertical whiskers, when the frame has one (``<y>_ci_low/high``)
+
+def _draw_error_bars(ax, frame: pd.DataFrame, y: str, px, py, y_scale: float, y_title: str, has_iqr: bool) -> None:
+    """Whiskers: y's interval over seeds (vertical, when the frame has ``<y>_ci_low/high``) and the
+    latency IQR (horizontal, centred on the median, when ``has_iqr``)."""
     if f"{y}_ci_low" in frame.columns and f"{y}_ci_high" in frame.columns:
         low, high = _numeric(frame, f"{y}_ci_low") * y_scale, _numeric(frame, f"{y}_ci_high") * y_scale
         if np.isfinite(low).any():
             below, above = np.nan_to_num(py - low), np.nan_to_num(high - py)
             ax.errorbar(px, py, yerr=np.vstack([below, above]), fmt="none", ecolor="0.55", elinewidth=1, capsize=3,
                         zorder=1, label=f"{y_title}: 95% interval over seeds")
-    # latency spread as horizontal whiskers, when the x axis is a median latency with its IQR beside it
     if has_iqr:
         iqr = np.nan_to_num(_numeric(frame, "latency_ms_iqr"))
         ax.errorbar(px, py, xerr=iqr / 2, fmt="none", ecolor="0.75", elinewidth=1, capsize=2, zorder=1,
                     label="latency IQR (centred on the median)")
 
+
+def _draw_front(ax, px, py, mask: np.ndarray, minimize_x: bool) -> tuple[np.ndarray, np.ndarray, str]:
+    """The front as a staircase over its points (blue) and the dominated points (grey); returns the
+    front's points in x order and the staircase's ``where``."""
     order = np.argsort(px[mask], kind="stable")
     fx, fy = px[mask][order], py[mask][order]
     step = "post" if minimize_x else "pre"      # the point that wins an x interval sets its height
@@ -212,7 +294,11 @@ def pareto_figure(frame: pd.DataFrame, x: str, y: str, *, label: str | None = "v
                    zorder=3, label="dominated")
     ax.scatter(fx, fy, s=58, facecolor=FRONT_COLOUR, edgecolor="white", linewidth=1.0, zorder=4,
                label="non-dominated (measured)")
+    return fx, fy, step
 
+
+def _draw_titles(ax, x_title: str, y_title: str, minimize_x: bool, maximize_y: bool, title: str) -> None:
+    """Axis titles, the "better" arrows in the top right corner and the plot's title."""
     ax.set_xlabel(x_title)
     ax.set_ylabel(y_title)
     better = f"better: {'←' if minimize_x else '→'} {'↑' if maximize_y else '↓'}"
@@ -220,34 +306,47 @@ def pareto_figure(frame: pd.DataFrame, x: str, y: str, *, label: str | None = "v
     if title:
         ax.set_title(title, fontsize=11, loc="left")
 
-    label_all = len(px) <= MAX_LABELLED
-    texts = []          # (axes, xy in data coords, text, style)
+
+def _point_texts(ax, px, py, mask: np.ndarray, labels: list) -> list:
+    """The labels to place, as ``(axes, xy, text, style)``: the front's in x order, then (with at
+    most :data:`MAX_LABELLED` points) the dominated ones'."""
+    texts = []
     for i in np.flatnonzero(mask)[np.argsort(px[mask], kind="stable")]:
         if labels[i]:
             texts.append((ax, (px[i], py[i]), labels[i], "front"))
-    if label_all:
+    if len(px) <= MAX_LABELLED:
         for i in np.flatnonzero(~mask):
             if labels[i]:
                 texts.append((ax, (px[i], py[i]), labels[i], "dominated"))
+    return texts
 
-    handles, names = ax.get_legend_handles_labels()
+
+def _draw_reference(ax, ref: dict, x_title: str, y_title: str, reference_label: str, reference_twin_y: str | None,
+                    texts: list):
+    """The reference points as hollow stars, on a right-hand twin axis titled ``reference_twin_y``
+    when given; their labels are appended to ``texts``. Returns ``(axes, legend handle, legend text)``;
+    the legend text names the reference's axes when they differ from the measured ones."""
+    same = ref["x_title"] == x_title and (ref["y_title"] == y_title or reference_twin_y)
+    legend = reference_label if same else f"{reference_label} (x: {ref['x_title']}" + (
+        ")" if reference_twin_y else f", y: {ref['y_title']})")
     ref_ax = ax
-    if ref is not None:
-        same = ref["x_title"] == x_title and (ref["y_title"] == y_title or reference_twin_y)
-        legend = reference_label if same else f"{reference_label} (x: {ref['x_title']}" + (
-            ")" if reference_twin_y else f", y: {ref['y_title']})")
-        if reference_twin_y:
-            ref_ax = ax.twinx()
-            ref_ax.set_ylabel(reference_twin_y, color=REFERENCE_COLOUR)
-            ref_ax.tick_params(axis="y", colors=REFERENCE_COLOUR)
-            ref_ax.spines["right"].set_color(REFERENCE_COLOUR)
-        h = ref_ax.scatter(ref["x"], ref["y"], marker="*", s=150, facecolor="none", edgecolor=REFERENCE_COLOUR,
-                           linewidth=1.2, zorder=5, label=legend)
-        handles.append(h)
-        names.append(legend)
-        for xy, text in zip(zip(ref["x"], ref["y"]), ref["labels"]):
-            if text:
-                texts.append((ref_ax, xy, text, "reference"))
+    if reference_twin_y:
+        ref_ax = ax.twinx()
+        ref_ax.set_ylabel(reference_twin_y, color=REFERENCE_COLOUR)
+        ref_ax.tick_params(axis="y", colors=REFERENCE_COLOUR)
+        ref_ax.spines["right"].set_color(REFERENCE_COLOUR)
+    handle = ref_ax.scatter(ref["x"], ref["y"], marker="*", s=150, facecolor="none", edgecolor=REFERENCE_COLOUR,
+                            linewidth=1.2, zorder=5, label=legend)
+    for xy, text in zip(zip(ref["x"], ref["y"]), ref["labels"]):
+        if text:
+            texts.append((ref_ax, xy, text, "reference"))
+    return ref_ax, handle, legend
+
+
+def _set_limits(ax, ref_ax, ref: dict | None, frame: pd.DataFrame, y: str, px, py, y_scale: float, has_ci: bool,
+                logx: bool) -> None:
+    """Axis limits with room for labels: one x range for measured and reference points; the
+    reference's y on its twin axis, or with the measured y; y's whole interval over seeds in view."""
     all_x = px if ref is None else np.concatenate([px, ref["x"]])       # one x axis for both
     y_extent = py if ref_ax is not ax or ref is None else np.concatenate([py, ref["y"]])
     if has_ci:   # the whole interval in view, not only the means
@@ -256,16 +355,15 @@ def pareto_figure(frame: pd.DataFrame, x: str, y: str, *, label: str | None = "v
     _pad_limits(ax, all_x, y_extent, logx=logx)
     if ref_ax is not ax:
         _pad_limits(ref_ax, None, ref["y"], logx=False)
+
+
+def _draw_legend_and_notes(fig, handles: list, names: list, wrapped: str, footer: float, width: float,
+                           height: float) -> None:
+    """The legend centred in the footer (three entries a row) and the wrapped notes small under it."""
     fig.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, footer / height), ncol=3, fontsize=8,
                frameon=False, columnspacing=2.0)
     if wrapped:
         fig.text(0.8 / width, 0.06 / height, wrapped, ha="left", va="bottom", fontsize=7, color="0.3")
-    points = [(ax, px, py)] + ([(ref_ax, ref["x"], ref["y"])] if ref is not None else [])
-    placed = _place_labels(fig, ax, texts, points, [(ax, *_staircase(fx, fy, step))])
-    ax.front_labels = [t for t, style in placed if style == "front"]
-    ax.front_mask = np.zeros(finite.size, dtype=bool)
-    ax.front_mask[finite] = mask
-    return fig
 
 
 def _pad_limits(ax, xs, ys, *, logx: bool, pad: float = 0.08) -> None:

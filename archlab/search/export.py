@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from optuna.trial import TrialState
 
+from archlab.search import optuna_compat as compat
 from archlab.search.hypervolume import Normalisation, hypervolume, hypervolume_curve
 from archlab.search.objective import Evaluator, Objectives
 from archlab.search.space import SearchSpace
@@ -46,7 +47,7 @@ def trials_frame(study, objectives: Objectives) -> pd.DataFrame:
         for name, value in t.constraints.items():
             row[f"violation_{name}"] = value
         row["feasible"] = bool(t.state == TrialState.COMPLETE and all(v <= 0 for v in t.constraints.values()))
-        row["retry_of"] = t.system_attrs.get("failed_trial")
+        row["retry_of"] = compat.retried_trial_number(t)
         row["retried"] = t.number in retried
         row["cached_from"] = record.get("cached_from")
         row["error"] = t.user_attrs.get("error")

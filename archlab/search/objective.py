@@ -188,7 +188,7 @@ class Evaluator:
         with warnings.catch_warnings():         # the record says it (latency_noisy, latency_warning)
             warnings.simplefilter("ignore", NoisyLatencyWarning)
             record = profile(spec, (1, 3, *o.size), latency=o.needs_latency, memory=False, runs=o.latency_runs,
-                             warmup=o.latency_warmup, device=o.device, threads=self.threads)
+                             warmup=o.latency_warmup, device=o.device, threads=self.threads).record
         record = {k: v for k, v in record.items() if k not in PROFILE_DROP}
         record["profile_time_s"] = time.perf_counter() - tick
         tick = time.perf_counter()

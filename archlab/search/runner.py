@@ -35,6 +35,7 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
+from archlab.search import optuna_compat as compat
 from archlab.search.objective import Evaluator, Objectives
 from archlab.search.space import SearchError, SearchSpace
 from archlab.search.storage import (StorageChoice, copy_default_sqlite, counted_trials, exact_counts, open_storage,
@@ -69,6 +70,7 @@ class SearchSettings:
     progress: bool = True
 
     def out_dir(self, space: SearchSpace) -> Path:
+        """Where the report files go: ``out``, or reports/NAME."""
         return Path(self.out) if self.out is not None else Path("reports") / space.name
 
 
@@ -93,6 +95,7 @@ class SearchResult:
 
 
 def objectives_for(space: SearchSpace, settings: SearchSettings) -> Objectives:
+    """The objectives of this run: the space's, with the command line's overrides."""
     return Objectives.from_space(space, accuracy=settings.objective, metric=settings.metric,
                                  latency_budget=settings.latency_budget, device=settings.device,
                                  seeds=settings.seeds)
@@ -196,16 +199,6 @@ def front_of(trials) -> list:
     return sorted((t for t, m in zip(done, mask) if m), key=lambda t: (t.values[0], t.number))
 
 
-def _set_constraints(trial, values: dict) -> None:
-    existing = trial.storage.get_trial_system_attrs(trial._trial_id)
-    for name, value in values.items():
-        key = f"constraints:{name}"
-        if key in existing:        # inherited from a stale predecessor: overwrite with this run's figure
-            trial.storage.set_trial_system_attr(trial._trial_id, key, float(value))
-        else:
-            trial.set_constraint(name, value)
-
-
 def _cached_record(study, params: dict):
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         if t.params == params and "record" in t.user_attrs:
@@ -235,7 +228,7 @@ def run_trial(space: SearchSpace, study, trial, evaluator: Evaluator) -> tuple[T
             record["eval_time_s"] = time.perf_counter() - tick
         record.update(point=params, label=label, threads=evaluator.threads)
         trial.set_user_attr("record", record)
-        _set_constraints(trial, record["constraint_values"])
+        compat.set_constraints(trial, record["constraint_values"])
         values = tuple(objectives.values(record))
     except (SearchError, ValueError, RuntimeError, TypeError, KeyError) as exc:
         message = f"{type(exc).__name__}: {exc}".splitlines()[0]
@@ -268,17 +261,16 @@ def work(space: SearchSpace, settings: SearchSettings, choice: StorageChoice, ob
             waiting = any(t.state == TrialState.WAITING for t in trials)
             running = any(t.state == TrialState.RUNNING for t in trials)
             if waiting or len(counted_trials(trials)) < target:
-                with warnings.catch_warnings():     # Optuna warns that heartbeats are meant for optimize()
-                    warnings.filterwarnings("ignore", message="Heartbeat of storage")
+                with compat.heartbeat_ask_warning_ignored():     # "heartbeats are meant for optimize()"
                     trial = study.ask()
-                storage.record_heartbeat(trial._trial_id)      # beat before anyone can see it without one
+                storage.record_heartbeat(compat.trial_id(trial))      # beat before anyone can see it without one
         if trial is None:
             if not running:
                 break
             time.sleep(settings.poll_s)
             continue
         try:
-            with _Heartbeat(storage, trial._trial_id, settings.heartbeat_interval):
+            with _Heartbeat(storage, compat.trial_id(trial), settings.heartbeat_interval):
                 state, values, message = run_trial(space, study, trial, evaluator)
             study.tell(trial, values=values, state=state)
         except KeyboardInterrupt:
@@ -304,7 +296,7 @@ def _give_back(study, trial, settings: SearchSettings) -> None:
         study.tell(trial, state=TrialState.FAIL)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            frozen = trial.storage.get_trial(trial._trial_id)
+            frozen = compat.frozen_trial(trial)
             RetryHeartbeatStaleTrialCallback(max_retry=settings.max_retry)(study, frozen)
     except Exception:  # noqa: BLE001 - the heartbeat catches what this misses
         pass

@@ -38,11 +38,11 @@ from pathlib import Path
 
 import optuna
 from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
-from optuna.storages._heartbeat import BaseHeartbeat   # the protocol fail_stale_trials() checks for
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
 from archlab.errors import ArchlabError
+from archlab.search import optuna_compat as compat
 
 KINDS = ("sqlite", "journal", "postgresql", "rdb")
 URL_FORMS = ("sqlite:///PATH (or PATH.db)", "journal:PATH (or PATH.journal, PATH.log)",
@@ -66,9 +66,11 @@ class StorageChoice:
 
     @property
     def lock_path(self) -> Path | None:
+        """The lock file beside a local storage file (None for server databases)."""
         return self.path.with_name(self.path.name + ".archlab-lock") if self.path is not None else None
 
     def describe(self) -> str:
+        """The kind and the file, or the URL without its password, for messages."""
         return f"{self.kind} {self.path}" if self.path is not None else f"{self.kind} {_redact(self.url)}"
 
 
@@ -147,7 +149,7 @@ def _postgres_driver(url: str) -> str:
     return url
 
 
-class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
+class HeartbeatJournalStorage(JournalStorage, compat.HeartbeatStorage):
     """An Optuna journal storage with RDBStorage's heartbeat protocol.
 
     A heartbeat is the time (``time.time()``) in the trial's system attribute
@@ -167,22 +169,26 @@ class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
         self.heartbeat_stale_trial_callback = heartbeat_stale_trial_callback
 
     def record_heartbeat(self, trial_id: int) -> None:
+        """Beat now for the trial with storage id ``trial_id``."""
         self.set_trial_system_attr(trial_id, f"{HEARTBEAT_KEY}{trial_id}", time.time())
 
-    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+    def stale_trial_ids(self, study_id: int) -> list[int]:
+        """Ids of the study's RUNNING trials whose last heartbeat (or start) is older than the grace period."""
         now = time.time()
         stale = []
         for trial in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
-            beat = trial.system_attrs.get(f"{HEARTBEAT_KEY}{trial._trial_id}")
+            beat = trial.system_attrs.get(f"{HEARTBEAT_KEY}{compat.trial_id(trial)}")
             started = trial.datetime_start.timestamp() if trial.datetime_start else now
             if now - max(beat or 0.0, started) > self.grace_period:
-                stale.append(trial._trial_id)
+                stale.append(compat.trial_id(trial))
         return stale
 
     def get_heartbeat_interval(self) -> int | None:
+        """Seconds between a running trial's heartbeats."""
         return self.heartbeat_interval
 
     def get_heartbeat_stale_trial_callback(self):
+        """What fail_stale_trials() calls for each trial it failed (a retry callback, or None)."""
         return self.heartbeat_stale_trial_callback
 
 
@@ -310,7 +316,7 @@ def retried_numbers(trials) -> set[int]:
     """Numbers of the trials that were re-queued after going stale (a later trial's retry history names them)."""
     out = set()
     for t in trials:
-        out.update(t.system_attrs.get("retry_history", ()))
+        out.update(compat.retry_history(t))
     return out
 
 
@@ -321,4 +327,5 @@ def counted_trials(trials) -> list:
 
 
 def utcnow() -> str:
+    """The UTC time now, ISO 8601 to the second."""
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")

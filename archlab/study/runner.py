@@ -227,9 +227,9 @@ def _count(spec, size, breakdown_csv: Path) -> dict:
     from archlab.profile import profile
 
     tick = time.perf_counter()
-    record, per_node = profile(spec, (1, 3, *size), breakdown=True, latency=False, memory=False)
-    atomic_write_csv(breakdown_csv, per_node.rename_axis("node").reset_index())
-    row = {k: record.get(k) for k in PROFILE_FIELDS if k in record}
+    result = profile(spec, (1, 3, *size), breakdown=True, latency=False, memory=False)
+    atomic_write_csv(breakdown_csv, result.per_node.rename_axis("node").reset_index())
+    row = {k: result.record.get(k) for k in PROFILE_FIELDS if k in result.record}
     row["profile_time_s"] = time.perf_counter() - tick
     return row
 

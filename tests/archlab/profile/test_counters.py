@@ -353,6 +353,51 @@ def test_rule_and_thin_helpers():
 
 
 # ---------------------------------------------------------------------------------------------
+# The table of counters
+
+
+def test_counters_are_one_table_of_named_units():
+    assert list(counters.COUNTERS) == ["fvcore", "thop", "torch", "ptflops"]
+    assert {name: (c.unit, c.column, c.per_multiply_add, c.hooks_modules) for name, c in counters.COUNTERS.items()} == {
+        "fvcore": ("MACs", "macs_fvcore", 1, False), "thop": ("MACs", "macs_thop", 1, True),
+        "torch": ("FLOPs", "flops_torch", 2, False), "ptflops": ("MACs", "macs_ptflops", 1, True)}
+    assert counters.COUNT_COLUMNS == ("macs_fvcore", "macs_thop", "macs_ptflops", "flops_torch")  # MACs, then FLOPs
+    assert counters.PAIRS == (("fvcore", "thop"), ("fvcore", "torch"), ("thop", "torch"),
+                              ("fvcore", "ptflops"), ("thop", "ptflops"), ("torch", "ptflops"))
+    assert counters.RECONCILE_RULE_NAME == "flops_torch/2"
+    with pytest.raises(ValueError, match=r"Counter 'x': unit='GMACs' is not one of 'MACs', 'FLOPs'"):
+        counters.Counter("x", "GMACs", hooks_modules=False, tally=lambda forwards: None)
+
+
+def test_each_counter_runs_alone_to_the_figures_count_reports():
+    model = net(conv=nn.Conv2d(3, 8, 3, padding=1), up=Up())
+    x = torch.zeros(1, 3, 8, 8)
+    c = count(model, x)
+    for name, counter in counters.COUNTERS.items():
+        tally = counter.run(model, x)
+        assert tally.total == getattr(c, counter.column) == c.totals[counter.column], name
+        for node in ("conv", "up"):
+            assert tally.ops_under(node) == c.ops[node][name], (name, node)
+            assert tally.total_under(node) == c.per_node.loc[node, counter.column], (name, node)
+    conv = 8 * 8 * 8 * 3 * 9
+    assert counters.COUNTERS["torch"].run(model, x).by_module["conv"] == {"conv": 2 * conv}
+    assert counters.COUNTERS["thop"].run(model, x).hooked == {"conv"}  # Up is no type thop knows
+    assert counters.COUNTERS["ptflops"].run(model, x).exclusive["up"] == {"F.interpolate": 8 * 16 * 16}
+    with pytest.raises(ValueError, match="torch.Tensor"):
+        counters.COUNTERS["fvcore"].run(model, [1, 3, 8, 8])
+
+
+def test_counts_totals_are_attributes_in_the_record_order():
+    c = count(net(conv=nn.Conv2d(3, 8, 1)), torch.zeros(1, 3, 4, 4))
+    assert list(c.totals) == list(counters.COUNT_COLUMNS)
+    assert list(c.as_record()) == ["params", "macs_fvcore", "macs_thop", "macs_ptflops", "flops_torch",
+                                   "macs_reconciled", "macs_rule", "counters_disagree"]
+    assert c.flops_torch == 2 * c.macs_fvcore == 2 * 8 * 16 * 3
+    with pytest.raises(AttributeError, match="'macs_nobody'; the counters' totals are macs_fvcore, macs_thop"):
+        c.macs_nobody
+
+
+# ---------------------------------------------------------------------------------------------
 # Zoo models: sums, reconciliation, explanations
 
 ZOO = {"fast_scnn": (64, 128), "fassd_net": (64, 128), "fanet18": (64, 128), "dfanet_b": (64, 128)}

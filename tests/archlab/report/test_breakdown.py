@@ -38,7 +38,7 @@ def profiles():
         warnings.simplefilter("ignore")       # noisy-latency warnings at these tiny sizes
         for name in ("fast_scnn", "small_rf_cnn"):
             tables[name] = archlab.profile(name, (1, 3, 64, 128), breakdown=True, runs=3, warmup=1, threads=1,
-                                           memory=False)[1]
+                                           memory=False).per_node
     return tables
 
 

@@ -34,6 +34,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from archlab.search import optuna_compat as compat
 from archlab.search.runner import SearchSettings, run_search
 from archlab.search.storage import counted_trials, open_storage, resolve_storage
 from archlab.spec import Spec
@@ -91,7 +92,7 @@ def enqueue(url: str, name: str, params: dict) -> None:
 def check_trials(trials: list, space) -> None:
     """Numbers 0..n-1, each trial once; every COMPLETE trial carries the spec of its point and its record."""
     assert sorted(t.number for t in trials) == list(range(len(trials)))
-    assert len({t._trial_id for t in trials}) == len(trials)
+    assert len({compat.trial_id(t) for t in trials}) == len(trials)
     for t in trials:
         if t.state != TrialState.COMPLETE:
             continue
@@ -155,7 +156,7 @@ def test_a_killed_workers_trial_fails_by_heartbeat_and_is_retried_with_finished_
     check_trials(trials, SLOW)
     by_number = {t.number: t for t in trials}
     assert by_number[killed.number].state == TrialState.FAIL
-    retries = [t for t in trials if t.system_attrs.get("failed_trial") == killed.number]
+    retries = [t for t in trials if compat.retried_trial_number(t) == killed.number]
     assert len(retries) == 1, "the killed trial is retried exactly once"
     assert retries[0].state == TrialState.COMPLETE and retries[0].params == fresh
     assert "cached_from" not in retries[0].user_attrs["record"]         # measured, as the killed one never was

@@ -11,6 +11,7 @@ import pytest
 from optuna.trial import TrialState
 
 import archlab
+from archlab.search import optuna_compat as compat
 from archlab.search.runner import SearchSettings, run_search
 from archlab.search.space import SearchError
 from archlab.search.storage import counted_trials, open_storage, resolve_storage
@@ -120,7 +121,7 @@ def test_a_killed_workers_trial_fails_by_heartbeat_and_is_retried(tmp_path, monk
     trials = trials_of(storage_url, tmp_path)
     dead = next(t for t in trials if t.number == killed[0].number)
     assert dead.state == TrialState.FAIL and "record" not in dead.user_attrs
-    retry = [t for t in trials if t.system_attrs.get("failed_trial") == dead.number]
+    retry = [t for t in trials if compat.retried_trial_number(t) == dead.number]
     assert len(retry) == 1 and retry[0].state == TrialState.COMPLETE and retry[0].params == dead.params
     assert result.trials == 3 and result.retried == 1 and len(counted_trials(trials)) == 3
     assert all(t.state == TrialState.COMPLETE for t in counted_trials(trials))

@@ -6,6 +6,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from archlab.search import optuna_compat as compat
 from archlab.search.storage import (HeartbeatJournalStorage, StorageError, copy_default_sqlite, counted_trials,
                                     open_storage, resolve_storage, study_lock)
 
@@ -70,16 +71,16 @@ def test_journal_heartbeat_fails_and_requeues_a_stale_trial(tmp_path):
         warnings.simplefilter("ignore")
         trial = study.ask()
         trial.suggest_float("x", 0, 1)
-        storage.record_heartbeat(trial._trial_id)
-        assert storage._get_stale_trial_ids(study._study_id) == []
+        storage.record_heartbeat(compat.trial_id(trial))
+        assert storage.stale_trial_ids(compat.study_id(study)) == []
         time.sleep(1.3)
         optuna.storages.fail_stale_trials(study)
     states = [(t.number, t.state) for t in study.trials]
     assert states == [(0, TrialState.FAIL), (1, TrialState.WAITING)]
     retry = study.trials[1]
-    assert retry.system_attrs["failed_trial"] == 0 and retry.params == trial.params
+    assert compat.retried_trial_number(retry) == 0 and retry.params == trial.params
     # the retry inherits its predecessor's system attributes, but not its heartbeat
-    assert storage._get_stale_trial_ids(study._study_id) == []
+    assert storage.stale_trial_ids(compat.study_id(study)) == []
     assert [t.number for t in counted_trials(study.trials)] == [1]
 
 
