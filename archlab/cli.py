@@ -217,3 +217,30 @@ def add_threads(parser, *, default=None, help: str = "CPU threads for torch") ->
 def add_out_dir(parser, *, default=None, required: bool = False, help: str = "report directory") -> None:
     """``--out DIR``: a folder that is (or can be made) writable, checked before any work (:func:`writable_dir`)."""
     parser.add_argument("--out", type=writable_dir("--out"), default=default, required=required, help=help)
+
+
+def backends(text: str) -> list[str]:
+    """``"eager,onnxruntime"`` -> the names, each one ``archlab.runtimes.backend_names()`` knows."""
+    from archlab.runtimes import backend_names
+
+    names = [part.strip() for part in str(text).split(",") if part.strip()]
+    unknown = [n for n in names if n not in backend_names()]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"{text!r}: valid backends are {', '.join(backend_names())} "
+                                         f"(comma-separated where several are allowed)")
+    return names
+
+
+def add_backend(parser, *, several: bool = False) -> None:
+    """``--backend NAME`` (or a comma list where ``several``): eager PyTorch or a deployment runtime
+    (:mod:`archlab.runtimes`; ``pip install 'archlab[deploy]'``)."""
+    def one(text: str) -> str:
+        names = backends(text)
+        if len(names) > 1:
+            raise argparse.ArgumentTypeError(f"{text!r}: give one backend here")
+        return names[0]
+
+    parser.add_argument("--backend", type=backends if several else one, default=["eager"] if several else "eager",
+                        help="where latency is measured: eager (PyTorch), onnxruntime or openvino (exported to ONNX "
+                             "at the input size and checked against eager)" + ("; a comma list measures each" if
+                                                                              several else ""))

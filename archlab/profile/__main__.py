@@ -2,6 +2,7 @@
 
     python -m archlab.profile fassd_net --size 1024x2048 --no-latency --json
     python -m archlab.profile --all --size 512x1024 --deploy both --report reports/profile/zoo_cpu
+    python -m archlab.profile fast_scnn --size 512x1024 --backend eager,onnxruntime,openvino
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--deploy", choices=("off", "on", "both"),
                    help="on = --fuse-bn --channels-last; both = each model with them off and on, in one run")
     p.add_argument("--cudnn-benchmark", action="store_true", help="torch.backends.cudnn.benchmark on (CUDA)")
+    cli.add_backend(p, several=True)
     cli.add_threads(p, help="CPU threads for timing (default: torch's current setting)")
     p.add_argument("--warmup", type=cli.non_negative_int, default=10, help="untimed warm-up runs (default 10)")
     p.add_argument("--runs", type=cli.positive_int, default=30, help="timed runs (default 30)")
@@ -63,7 +65,12 @@ def configurations(args) -> list[dict]:
         deploys = [(False, False)]
     else:
         deploys = [(args.fuse_bn, args.channels_last)]
-    return [{"dtype": d, "fuse_bn": f, "channels_last": c} for d in dtypes for f, c in deploys]
+    configs = [{"dtype": d, "fuse_bn": f, "channels_last": c, "backend": "eager"} for d in dtypes for f, c in deploys]
+    runtimes = [b for b in args.backend if b != "eager"]
+    if "eager" not in args.backend:
+        configs = []
+    # a runtime optimises the exported graph itself: it runs once per model, from the plain fp32 network
+    return configs + [{"dtype": "fp32", "fuse_bn": False, "channels_last": False, "backend": b} for b in runtimes]
 
 
 def main(argv=None) -> int:
@@ -109,7 +116,8 @@ def main(argv=None) -> int:
             for name in names:
                 spec = archlab.get_spec(name, **knobs)
                 for cfg in configs:
-                    label = f"{name} {cfg['dtype']}" + (" fuse-bn+channels-last" if cfg["fuse_bn"] else "")
+                    label = (f"{name} {cfg['dtype']}" + (" fuse-bn+channels-last" if cfg["fuse_bn"] else "")
+                             + (f" {cfg['backend']}" if cfg["backend"] != "eager" else ""))
                     progress.update(task, description=f"profiling {label}")
                     key = {"model": spec.name, "input_size": f"{args.batch}x3x{args.size[0]}x{args.size[1]}",
                            "device": args.device, "compile": args.compile,

@@ -1,4 +1,4 @@
-"""Deploy options: BatchNorm folding, channels_last, fp16/bf16, torch.compile, batch size.
+"""Deploy options: BatchNorm folding, channels_last, fp16/bf16, torch.compile, batch size, runtime.
 
 ``prepare(model, input_size, settings)`` returns a deployed copy of the model and a random
 example input that matches it (device, dtype, memory format, batch); the caller's model is never
@@ -96,6 +96,7 @@ class DeploySettings:
     compile: bool = False
     cudnn_benchmark: bool = False
     batch: int = 1
+    backend: str = "eager"   # eager PyTorch, or a runtime of archlab.runtimes (onnxruntime, openvino)
 
     def as_record(self) -> dict:
         """The settings as record fields (``torch_compile`` rather than the builtin's name)."""
@@ -132,6 +133,13 @@ def check_settings(settings: DeploySettings) -> torch.device:
             raise ValueError("fp16 needs --device cuda; on CPU use fp32 or bf16")
         if settings.cudnn_benchmark:
             raise ValueError("cudnn_benchmark applies to --device cuda only; leave it off on CPU")
+    if settings.backend != "eager":
+        from archlab.runtimes.backends import get_backend
+
+        get_backend(settings.backend).check(settings.device)
+        if settings.dtype != "fp32" or settings.compile:
+            raise ValueError(f"backend {settings.backend!r} runs the exported fp32 network: use --dtype fp32 and no "
+                             f"--compile with it (the runtime does its own graph optimisation)")
     return device
 
 
@@ -153,10 +161,13 @@ def _full_size(model: nn.Module, input_size, batch: int) -> tuple[int, int, int,
     return size
 
 
-def prepare(model: nn.Module, input_size, settings: DeploySettings) -> tuple[nn.Module, torch.Tensor]:
+def prepare(model: nn.Module, input_size, settings: DeploySettings,
+            threads: int | None = None) -> tuple[nn.Module, torch.Tensor]:
     """Apply ``settings`` to a copy of ``model``; return ``(deployed model, example input)``.
 
-    Order: fold BatchNorm (in fp32), move to device and dtype, channels_last, torch.compile. The
+    Order: fold BatchNorm (in fp32), move to device and dtype, channels_last, torch.compile or a
+    runtime (``backend``: exported at the input's size, built with ``threads`` threads, default
+    torch's, and checked against the eager copy; see :mod:`archlab.runtimes`). The
     example input is random normal of shape (batch, C, H, W) on the same device, dtype and memory
     format. The copy is in eval mode and carries ``bn_folded`` / ``bn_unfolded`` (0 / the BN count
     when ``fuse_bn`` is off). ``torch.compile`` compiles lazily, so with ``compile=True`` one
@@ -180,6 +191,12 @@ def prepare(model: nn.Module, input_size, settings: DeploySettings) -> tuple[nn.
     x = torch.randn(size, device=device, dtype=dtype).contiguous(memory_format=memory_format)
     if settings.compile:
         deployed = _compile(deployed, x)
+    if settings.backend != "eager":
+        from archlab.runtimes import deploy
+
+        folded = (deployed.bn_folded, deployed.bn_unfolded)
+        deployed = deploy(deployed, x, settings.backend, threads=threads or torch.get_num_threads())
+        deployed.bn_folded, deployed.bn_unfolded = folded
     return deployed, x
 
 
@@ -202,4 +219,5 @@ def deploy_record(settings: DeploySettings, model: nn.Module | None = None) -> d
     if model is not None:
         record["bn_folded"] = int(getattr(model, "bn_folded", 0))
         record["bn_unfolded"] = int(getattr(model, "bn_unfolded", count_batchnorms(model)))
+        record.update(getattr(model, "info", {}))   # a runtime's version, opset, threads, error against eager
     return record

@@ -37,6 +37,7 @@ class ProfileSettings:
     fuse_bn: bool = False
     compile: bool = False
     cudnn_benchmark: bool = False
+    backend: str = "eager"
     latency: bool = True
     memory: bool = True
     warmup: int = 10
@@ -121,7 +122,7 @@ def profile(model_or_spec, input_size=(1, 3, 512, 1024), *, breakdown: bool = Fa
 
     ``input_size`` is (N, C, H, W) or (H, W); N is the batch for latency, counts are per image.
     ``options`` are :class:`ProfileSettings` fields (device, dtype, channels_last, fuse_bn, compile,
-    cudnn_benchmark, latency, memory, warmup, runs, threads). ``counts=False`` skips the counters.
+    cudnn_benchmark, backend, latency, memory, warmup, runs, threads). ``counts=False`` skips the counters.
     With ``breakdown=True`` the per-node table has one row per spec node with parameters, each
     counter's MACs and its share of the measured latency; the parameter and MAC columns sum exactly
     to the record's; ``counters_note`` says, where two counters differ by more than 2% on a node,
@@ -144,7 +145,7 @@ def profile(model_or_spec, input_size=(1, 3, 512, 1024), *, breakdown: bool = Fa
         "input_h": size[2], "input_w": size[3], "batch": batch,
         "dtype": settings.dtype, "device": settings.device, "device_name": device_name(settings.device),
         "fuse_bn": settings.fuse_bn, "channels_last": settings.channels_last, "compile": settings.compile,
-        "cudnn_benchmark": settings.cudnn_benchmark,
+        "cudnn_benchmark": settings.cudnn_benchmark, "backend": settings.backend,
         "torch_version": torch.__version__, "archlab_version": _version(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
@@ -161,9 +162,10 @@ def profile(model_or_spec, input_size=(1, 3, 512, 1024), *, breakdown: bool = Fa
     if settings.latency or settings.memory:
         shared = {f.name: getattr(settings, f.name) for f in fields(deploy.DeploySettings) if f.name != "batch"}
         dsettings = deploy.DeploySettings(**shared, batch=batch)
-        prepared, x = deploy.prepare(model, size, dsettings)
+        prepared, x = deploy.prepare(model, size, dsettings, threads=settings.threads)
         record["bn_folded"] = getattr(prepared, "bn_folded", 0)
         record["bn_unfolded"] = getattr(prepared, "bn_unfolded", deploy.count_batchnorms(prepared))
+        record.update(getattr(prepared, "info", {}))   # a runtime's name, version, opset, threads, error
         if settings.latency:
             lat = latency.measure_latency(prepared, x, warmup=settings.warmup, runs=settings.runs,
                                           threads=settings.threads, cudnn_benchmark=settings.cudnn_benchmark)
@@ -172,10 +174,10 @@ def profile(model_or_spec, input_size=(1, 3, 512, 1024), *, breakdown: bool = Fa
             record.update({f"device_{k}": v for k, v in peaks.items()})
             if "macs_reconciled" in record:
                 record.update(roofline.achieved(2 * record["macs_reconciled"] * batch, lat.median_ms, peaks))
-        if settings.memory:
+        if settings.memory and settings.backend == "eager":   # a runtime's memory is its own, not torch's
             peak_mb, method = memory.peak_memory(prepared, x)
             record.update({"peak_mem_mb": peak_mb, "peak_mem_method": method})
-        if breakdown and table is not None and settings.latency:
+        if breakdown and table is not None and settings.latency and settings.backend == "eager":
             shares = latency.node_latency_shares(getattr(prepared, "_orig_mod", prepared), x)
             table["latency_share"] = [shares.get(node, 0.0) for node in table.index]
             if "latency_ms_median" in record:

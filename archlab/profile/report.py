@@ -17,9 +17,31 @@ def _num(record: dict, key: str, scale: float = 1.0, fmt: str = "{:.2f}") -> str
 
 
 def deploy_label(record: dict) -> str:
+    """How the measured network ran: ``off``, the eager options on (``fuse-bn+channels-last``), or the
+    runtime (``onnxruntime 1.32.0``)."""
+    backend = record.get("backend")
+    if isinstance(backend, str) and backend not in ("", "eager"):
+        return f"{backend} {record.get('backend_version', '')}".strip()
     on = [name for key, name in (("fuse_bn", "fuse-bn"), ("channels_last", "channels-last"), ("compile", "compile"))
           if str(record.get(key)) in ("True", "true", "1")]
     return "+".join(on) or "off"
+
+
+def fastest(records: list[dict]) -> dict[str, str]:
+    """Per (model, input size): the fastest way it ran in these records, with its speed-up over the plain
+    eager network measured in the same run."""
+    best, plain = {}, {}
+    for r in records:
+        if r.get("latency_ms_median") in (None, ""):
+            continue
+        key, ms = (r["model"], r["input_size"]), float(r["latency_ms_median"])
+        if deploy_label(r) == "off" and r.get("dtype") == "fp32":
+            plain[key] = ms
+        if key not in best or ms < best[key][1]:
+            best[key] = (deploy_label(r), ms)
+    return {f"{model} ({size})": label + (f", {plain[(model, size)] / ms:.2f}× the plain eager network"
+                                          if (model, size) in plain else "")
+            for (model, size), (label, ms) in best.items()}
 
 
 def _latency(record: dict) -> str:
@@ -131,7 +153,9 @@ def write_markdown(path: Path, records: list[dict], argv: list[str]) -> None:
         f"the rule `{r0.get('macs_rule', '—')}` (docs/architecture.md).",
         f"- {settings_note(r0)}",
         "- deploy: off = the model as built; fuse-bn = BatchNorm folded into the preceding conv; "
-        "channels-last = NHWC memory format. The deploy speed-up is off-latency / on-latency for the same "
+        "channels-last = NHWC memory format; a runtime name (onnxruntime, openvino) = the fp32 network exported "
+        "to ONNX at this input size and run there with the same thread count, its output checked against "
+        "eager PyTorch (archlab.runtimes). The deploy speed-up is off-latency / this row's latency for the same "
         "model, measured in the same run.",
         f"- Peak memory: {r0.get('peak_mem_method', '—')}.",
         f"- Roofline: this device's measured peak {_num(r0, 'device_peak_gflops', 1, '{:.1f}')} GFLOP/s "
@@ -144,5 +168,8 @@ def write_markdown(path: Path, records: list[dict], argv: list[str]) -> None:
     for i, r in enumerate(records):
         lines.append("| " + " | ".join([fn(r) for _, fn in COLUMNS] + [speedups.get(i, "")]) + " |")
     lines.append("")
+    if len({deploy_label(r) for r in records}) > 1:
+        lines += ["Fastest per model in this run: " + "; ".join(f"{m}: {how}" for m, how in fastest(records).items())
+                  + ".", ""]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines))

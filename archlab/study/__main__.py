@@ -92,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibrate", action="store_true", help="train every variant at the study's ladder of budgets "
                    "and report which budget's rankings agree between seeds (writes calibration.md/.csv/.png)")
     p.add_argument("--force", action="store_true", help="redo every stage, ignoring cached results")
+    cli.add_backend(p)
     cli.add_studies_dir(p)
     return p
 
@@ -129,7 +130,7 @@ def main(argv=None) -> int:
         study = load_study(args.name, studies_dirs=args.studies_dir)
         settings = StudySettings(device=args.device, size=args.size, train=args.train, budget=budget,
                                  threads=args.threads, runs=args.runs, runs_per_round=args.runs_per_round,
-                                 seeds=args.seeds, retime=args.retime)
+                                 seeds=args.seeds, retime=args.retime, backend=args.backend)
         out = args.out or Path("reports") / study.name
         if args.calibrate:
             return _calibrate(study, settings, out, args, command)

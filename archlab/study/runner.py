@@ -36,7 +36,9 @@ PROFILE_FIELDS = ("params", "macs_fvcore", "macs_thop", "macs_ptflops", "flops_t
 TIMING_FIELDS = ("latency_ms_median", "latency_ms_iqr", "fps", "latency_noisy", "latency_rounds",
                  "latency_runs_per_round", "latency_warmup", "latency_ratio", "latency_ratio_p25",
                  "latency_ratio_p75", "fps_ratio", "fps_ratio_p25", "fps_ratio_p75", "device", "device_name",
-                 "cpu_threads", "cpu_allocator", "dtype", "cudnn_benchmark", "timing_key", "timing_time_s")
+                 "cpu_threads", "cpu_allocator", "dtype", "cudnn_benchmark", "timing_key", "timing_time_s", "backend",
+                 "backend_version", "opset", "precision", "backend_threads", "max_abs_error",
+                 "adaptive_pools_rewritten")
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class StudySettings:
     runs_per_round: int | None = None  # forwards per variant per round (None: the study's)
     seeds: int | None = None          # trainings per variant, seeds 0..n-1 (None: the study's)
     retime: bool = False              # time again even when the cached timing matches (a quieter machine)
+    backend: str = "eager"            # latency in eager PyTorch or a deployment runtime (archlab.runtimes)
 
 
 def slug(name: str) -> str:
@@ -247,14 +250,18 @@ def _timing_stage(study: Study, settings: StudySettings, specs: dict, size, resu
     per_round = settings.runs_per_round or study.latency_runs_per_round
     baseline_of = {v: study.baseline_of(v) for v in order}
     timing_key = _key([specs[v].content_hash() for v in order], size, settings.device, settings.threads, rounds,
-                      per_round, warmup, *([baseline_of] if any(v.baseline for v in study.variants) else []))
+                      per_round, warmup, *([baseline_of] if any(v.baseline for v in study.variants) else []),
+                      *([settings.backend] if settings.backend != "eager" else []))
     if not (force or settings.retime) and all(results.get(v).get("timing_key") == timing_key for v in order):
         bar.stage("timed (cached)", advance=len(order))
         return
     tick = time.perf_counter()
     models, x = {}, None
     for name in order:
-        models[name], x = prepare(build(specs[name]), (1, 3, *size), DeploySettings(device=settings.device))
+        bar.stage(f"timing: preparing {name}" + (f" in {settings.backend}" if settings.backend != "eager" else ""))
+        models[name], x = prepare(build(specs[name]), (1, 3, *size),
+                                  DeploySettings(device=settings.device, backend=settings.backend),
+                                  threads=settings.threads)
 
     def progress(n, total):
         bar.stage(f"timing {len(order)} variants interleaved at {size[0]}x{size[1]} on {settings.device}: "
@@ -262,7 +269,7 @@ def _timing_stage(study: Study, settings: StudySettings, specs: dict, size, resu
 
     timed = measure_interleaved(models, x, rounds=rounds, runs_per_round=per_round, warmup=warmup,
                                 threads=settings.threads, cudnn_benchmark=settings.device.startswith("cuda"),
-                                per_node=True, progress=progress)
+                                per_node=settings.backend == "eager", progress=progress)
     spent = time.perf_counter() - tick
     for name in order:
         stats = timed.stats(name)
@@ -272,6 +279,7 @@ def _timing_stage(study: Study, settings: StudySettings, specs: dict, size, resu
                     "latency_warmup": warmup, "device": settings.device, "device_name": device_name(settings.device),
                     "cpu_threads": timed.threads, "cpu_allocator": timed.allocator, "dtype": "fp32",
                     "cudnn_benchmark": settings.device.startswith("cuda"), "timing_key": timing_key,
+                    "backend": settings.backend, **getattr(models[name], "info", {}),
                     "timing_time_s": spent / len(order)})
         base = baseline_of[name]
         if base in models:
@@ -280,7 +288,8 @@ def _timing_stage(study: Study, settings: StudySettings, specs: dict, size, resu
                         "fps_ratio": fps_ratio.median, "fps_ratio_p25": fps_ratio.p25,
                         "fps_ratio_p75": fps_ratio.p75})
         results.put(name, row, order)
-        _add_node_times(out / "breakdown" / f"{slug(name)}.csv", timed.node_ms[name])
+        if name in timed.node_ms:
+            _add_node_times(out / "breakdown" / f"{slug(name)}.csv", timed.node_ms[name])
     bar.stage("timed", advance=len(order))
 
 

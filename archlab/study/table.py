@@ -38,6 +38,15 @@ def _fps_ratio(row, fallback: float) -> str:
 RATIO_SPREAD_LIMIT = 0.10
 
 
+def _runtime_text(first) -> str:
+    """``"in onnxruntime 1.32.0 (ONNX opset 17, output within 3e-08 of eager), "`` for a runtime; empty for eager."""
+    backend = first.get("backend")
+    if not isinstance(backend, str) or backend in ("", "eager"):
+        return ""
+    return (f"in {backend} {first.get('backend_version', '')} (exported to ONNX opset {first.get('opset')}, output "
+            f"within {float(first.get('max_abs_error', float('nan'))):.1g} of eager PyTorch), ")
+
+
 def _latency_note(study: Study, f: pd.DataFrame, first, size, device, threads) -> str:
     rounds = first.get("latency_rounds", first.get("latency_runs", study.latency_runs))
     per_round = first.get("latency_runs_per_round", 1)
@@ -47,7 +56,7 @@ def _latency_note(study: Study, f: pd.DataFrame, first, size, device, threads) -
     text = (f"- **Latency**: every variant timed in the same {rounds} interleaved rounds ({per_round} forward(s) "
             f"per variant per round, the order rotated and reversed from round to round, after {warmup} warm-up "
             f"forward(s) each); latency = median of a variant's {rounds * per_round} timed forwards, batch 1, fp32, "
-            f"inference mode, input {size}, on {device}"
+            f"inference mode, input {size}, {_runtime_text(first)}on {device}"
             f"{f' ({threads} threads)' if threads and str(first.get('device', 'cpu')) == 'cpu' else ''}, "
             f"torch {first.get('torch_version', '?')}"
             f"{allocator}; "

@@ -76,3 +76,38 @@ def test_a_deployed_network_refuses_another_input_size():
     deployed = deploy(archlab.create_model("fast_scnn"), torch.randn(1, 3, 64, 128), "onnxruntime")
     with pytest.raises(BackendError, match=r"built for input \(1, 3, 64, 128\), got \(1, 3, 128, 256\)"):
         deployed(torch.randn(1, 3, 128, 256))
+
+
+def test_profile_measures_a_runtime_and_records_it():
+    record = archlab.profile("fast_scnn", (1, 3, 64, 128), backend="onnxruntime", runs=2, warmup=1, threads=1).record
+    assert record["backend"] == "onnxruntime" and record["backend_version"] and record["opset"] == 17
+    assert record["latency_ms_median"] > 0 and record["max_abs_error"] <= 1e-3 and "peak_mem_mb" not in record
+
+
+def test_a_runtime_refuses_other_dtypes_with_a_clear_message():
+    with pytest.raises(ValueError, match="backend 'openvino' runs the exported fp32 network"):
+        archlab.profile("fast_scnn", (1, 3, 64, 128), backend="openvino", dtype="bf16", runs=1, warmup=0)
+
+
+def test_the_profile_cli_compares_backends_in_one_run(tmp_path, capsys):
+    from archlab.profile.__main__ import main
+
+    assert main(["fast_scnn", "--size", "64x128", "--backend", "eager,onnxruntime", "--runs", "2", "--warmup", "1",
+                 "--threads", "1", "--no-memory", "--report", str(tmp_path / "r")]) == 0
+    text = (tmp_path / "r.md").read_text()
+    assert "| fast_scnn | fp32 | off |" in text and "| fast_scnn | fp32 | onnxruntime" in text
+    assert "Fastest per model in this run: fast_scnn (1x3x64x128):" in text
+    with pytest.raises(SystemExit):
+        main(["fast_scnn", "--backend", "tensorrtt"])
+    assert "valid backends are eager, onnxruntime, openvino" in capsys.readouterr().err
+
+
+def test_a_study_times_its_variants_in_a_runtime(tmp_path):
+    from archlab.study import Study, Variant, width
+    from archlab.study.runner import StudySettings, run_study
+
+    study = Study(name="rt", title="rt", base="fast_scnn", baseline="full", size=(64, 128),
+                  variants=(Variant("full"), Variant("half", (width(0.5),))), latency_runs=2, latency_warmup=0)
+    frame = run_study(study, StudySettings(train=False, threads=1, backend="openvino"), out=tmp_path)
+    assert set(frame["backend"]) == {"openvino"} and (frame["max_abs_error"] <= 1e-3).all()
+    assert frame["fps_ratio"].notna().all()
