@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-retry", type=cli.non_negative_int, default=2, help="retries of a trial whose worker died")
     p.add_argument("--export", action="store_true", help="write front.csv, front.png, hypervolume.csv/png "
                                                          "(after the search when --trials is given)")
+    cli.add_backend(p)
     cli.add_studies_dir(p)
     return p
 
@@ -89,6 +90,7 @@ def main(argv=None) -> int:
                 trials=args.trials if args.trials is not None else 20, timeout=args.timeout, workers=args.workers,
                 storage=args.storage, objective=args.objective, metric=args.metric,
                 latency_budget=args.latency_budget, seeds=args.seeds, device=args.device, threads=args.threads,
+                backend=args.backend,
                 seed=args.seed,
                 out=args.out, heartbeat_interval=args.heartbeat, grace_period=args.grace_period,
                 max_retry=args.max_retry)

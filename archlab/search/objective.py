@@ -49,11 +49,12 @@ class Objectives:
     constraints: dict = field(default_factory=dict)
     hook: str | None = None
     seeds: int = 1          # trainings per trial for accuracy "miou" (seeds 0..n-1, the studies' pairing)
+    backend: str = "eager"  # where latency is measured: eager PyTorch or a runtime of archlab.runtimes
 
     @classmethod
     def from_space(cls, space: SearchSpace, *, accuracy: str | None = None, metric: str | None = None,
                    latency_budget: float | None = None, device: str = "cpu",
-                   seeds: int | None = None) -> "Objectives":
+                   seeds: int | None = None, backend: str = "eager") -> "Objectives":
         """The space's objectives with the command line's overrides (``--objective``, ``--latency-budget``, ...)."""
         accuracy = accuracy or space.accuracy
         parse_accuracy(accuracy)
@@ -68,7 +69,7 @@ class Objectives:
         return cls(metric=metric, accuracy=accuracy, size=tuple(space.size), device=device,
                    latency_runs=space.latency_runs, latency_warmup=space.latency_warmup,
                    proxy=dict(space.proxy), train=dict(space.train), constraints=constraints,
-                   hook=space.objective_hook, seeds=int(seeds or space.seeds))
+                   hook=space.objective_hook, seeds=int(seeds or space.seeds), backend=backend)
 
     @property
     def metric_column(self) -> str:
@@ -188,7 +189,8 @@ class Evaluator:
         with warnings.catch_warnings():         # the record says it (latency_noisy, latency_warning)
             warnings.simplefilter("ignore", NoisyLatencyWarning)
             record = profile(spec, (1, 3, *o.size), latency=o.needs_latency, memory=False, runs=o.latency_runs,
-                             warmup=o.latency_warmup, device=o.device, threads=self.threads).record
+                             warmup=o.latency_warmup, device=o.device, threads=self.threads,
+                             backend=o.backend if o.needs_latency else "eager").record
         record = {k: v for k, v in record.items() if k not in PROFILE_DROP}
         record["profile_time_s"] = time.perf_counter() - tick
         tick = time.perf_counter()

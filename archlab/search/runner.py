@@ -58,6 +58,7 @@ class SearchSettings:
     metric: str | None = None            # cost: None (the space's), "latency" or "macs"
     latency_budget: float | None = None  # ms: adds a latency_ms constraint
     seeds: int | None = None             # trainings per trial for accuracy "miou" (None: the space's)
+    backend: str = "eager"               # latency in eager PyTorch or a deployment runtime (archlab.runtimes)
     device: str = "cpu"
     threads: int | None = None           # torch threads per worker (None: all cores / workers)
     seed: int = 0
@@ -98,7 +99,7 @@ def objectives_for(space: SearchSpace, settings: SearchSettings) -> Objectives:
     """The objectives of this run: the space's, with the command line's overrides."""
     return Objectives.from_space(space, accuracy=settings.objective, metric=settings.metric,
                                  latency_budget=settings.latency_budget, device=settings.device,
-                                 seeds=settings.seeds)
+                                 seeds=settings.seeds, backend=settings.backend)
 
 
 def open_search_study(space: SearchSpace, choice: StorageChoice, objectives: Objectives | None,
