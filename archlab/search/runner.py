@@ -35,6 +35,7 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
+from archlab.progress import ProgressBar
 from archlab.search import optuna_compat as compat
 from archlab.search.objective import Evaluator, Objectives
 from archlab.search.space import SearchError, SearchSpace
@@ -322,26 +323,16 @@ class _Progress:
     """One rich bar on stderr: counted trials finished / target, the front's size and best accuracy."""
 
     def __init__(self, enabled: bool, space: SearchSpace, objectives: Objectives, target: int, done: int, trials=()):
-        self.bar = None
         self.space, self.objectives, self.target = space, objectives, target
-        if enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            console = Console(stderr=True)
-            self.plain = not console.is_terminal
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TimeElapsedColumn(), console=console, disable=self.plain)
-            self.task = self.bar.add_task(space.name, total=target, completed=done)
-            self.printed = {t.number for t in counted_trials(trials) if t.state.is_finished()}
+        self.bar = ProgressBar(enabled, space.name, target, done=done)
+        self.printed = {t.number for t in counted_trials(trials) if t.state.is_finished()}
 
     def __enter__(self):
-        if self.bar:
-            self.bar.start()
+        self.bar.__enter__()
         return self
 
     def update(self, study, number: int | None = None):
-        if not self.bar:
+        if not self.bar.enabled:
             return
         trials = study.get_trials(deepcopy=False)
         done = sum(1 for t in counted_trials(trials) if t.state.is_finished())
@@ -352,8 +343,8 @@ class _Progress:
         text = f"{self.space.name} · front {len(front)}"
         if best is not None:
             text += f" · best {o.accuracy_column} {best.values[1]:.4g} @ {best.values[0] * scale:.3g} {unit}"
-        self.bar.update(self.task, completed=done, description=text)
-        if self.plain:          # no live bar (a log file): one line per trial finished since the last look
+        self.bar.update(completed=done, description=text)
+        if self.bar.plain:      # no live bar (a log file): one line per trial finished since the last look
             counted = {t.number for t in counted_trials(trials)}
             shown = len({n for n in self.printed if n in counted})
             for t in trials:
@@ -368,11 +359,10 @@ class _Progress:
                     else:
                         what = t.state.name + (f": {t.user_attrs['error']}" if "error" in t.user_attrs else "")
                     label = t.user_attrs.get("label", "")
-                    print(f"[{position}] trial {t.number} {label}: {what}", file=sys.stderr, flush=True)
+                    self.bar.line(f"[{position}] trial {t.number} {label}: {what}")
 
     def __exit__(self, *exc):
-        if self.bar:
-            self.bar.stop()
+        self.bar.__exit__(*exc)
 
 
 def run_search(space: SearchSpace, settings: SearchSettings = SearchSettings()) -> SearchResult:

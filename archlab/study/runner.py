@@ -27,9 +27,10 @@ from pathlib import Path
 import pandas as pd
 
 from archlab.files import atomic_write_csv, file_lock, read_csv, restore_integers, update_csv
+from archlab.hashing import digest
+from archlab.progress import ProgressBar
 from archlab.study.definition import Study, Variant
 from archlab.study.seeds import SEEDS_FILE, SeedResults, aggregate, train_seeds
-from archlab.hashing import digest
 
 PROFILE_FIELDS = ("params", "macs_fvcore", "macs_thop", "macs_ptflops", "flops_torch", "macs_reconciled", "input_size",
                   "torch_version")
@@ -110,41 +111,26 @@ class ResultsFile:
 
 
 class StageProgress:
-    """One rich progress bar for the whole study: which variant, which stage, training steps."""
+    """The study's one progress bar (:class:`archlab.progress.ProgressBar`): which variant, which stage,
+    training steps; in a log, one line per stage."""
 
     def __init__(self, enabled: bool, total: int, name: str):
-        self.bar = None
-        self.name = name
-        if enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            console = Console(stderr=True)
-            self.plain = not console.is_terminal
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TimeElapsedColumn(), console=console, disable=self.plain)
-            self.task = self.bar.add_task(name, total=total)
-            self._last_plain = ""
+        self.name, self._last_plain = name, ""
+        self.bar = ProgressBar(enabled, name, total)
 
     def __enter__(self):
-        if self.bar:
-            self.bar.start()
+        self.bar.__enter__()
         return self
 
     def stage(self, text: str, advance: int = 0):
-        if not self.bar:
-            return
-        self.bar.update(self.task, description=f"{self.name}: {text}", advance=advance)
+        self.bar.update(description=f"{self.name}: {text}", advance=advance)
         head = text.split(": training step")[0]
-        if self.plain and head != self._last_plain:
-            import sys
-
-            print(f"{self.name}: {text}", file=sys.stderr, flush=True)
+        if head != self._last_plain:
+            self.bar.line(f"{self.name}: {text}")
             self._last_plain = head
 
     def __exit__(self, *exc):
-        if self.bar:
-            self.bar.stop()
+        self.bar.__exit__(*exc)
 
 
 def run_study(study: Study, settings: StudySettings = StudySettings(), *, out: Path | None = None,
