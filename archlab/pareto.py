@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from archlab import cli
+from archlab.files import atomic_write_csv
 
 DEFAULT_LABELS = ("variant", "model", "name")
 
@@ -113,8 +114,7 @@ def main(argv=None) -> int:
           f"({'max' if args.maximize_x else 'min'} {args.x}, {'min' if args.minimize_y else 'max'} {args.y}):")
     print(front.to_string(index=False))
     if args.front_csv:
-        args.front_csv.parent.mkdir(parents=True, exist_ok=True)
-        front.to_csv(args.front_csv, index=False)
+        atomic_write_csv(args.front_csv, front)
         print(f"front written to {args.front_csv}")
     print(f"plot written to {path}")
     return 0

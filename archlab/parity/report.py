@@ -8,9 +8,10 @@ hand — is kept as it is. The file is written to a temporary name beside it and
 """
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
+
+from archlab.files import atomic_write
 
 HEADER_BEGIN, HEADER_END = "<!-- archlab-parity:header -->", "<!-- /archlab-parity:header -->"
 
@@ -118,17 +119,8 @@ def upsert(path, result) -> Path:
         text = pattern.sub(lambda _: block, text, count=1)
     else:
         text = text.rstrip("\n") + "\n\n" + block
-    write_atomic(path, text.rstrip("\n") + "\n")
+    atomic_write(path, text.rstrip("\n") + "\n")
     return path
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 

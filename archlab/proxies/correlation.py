@@ -36,6 +36,7 @@ import torch
 from archlab.proxies import PROXIES, score, score_all
 from archlab.spec import Spec
 from archlab.hashing import digest
+from archlab.files import atomic_write, atomic_write_csv
 
 BASELINES = ("params", "macs")
 TIE = 1e-9   # two rho closer than this are a tie (float noise), and a tie with a baseline is not a win
@@ -456,9 +457,9 @@ def write_report(frame: pd.DataFrame, out_dir, *, settings: dict, command: str, 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     table = rank_correlations(frame, seed=seed)
-    (out / "correlation.md").write_text(markdown_report(frame, table, settings=settings, command=command,
-                                                        elapsed_s=elapsed_s))
-    table.to_csv(out / "correlation.csv", index=False)
+    atomic_write(out / "correlation.md", markdown_report(frame, table, settings=settings, command=command,
+                                                         elapsed_s=elapsed_s))
+    atomic_write_csv(out / "correlation.csv", table)
     png = scatter_grid(frame, table, out / "correlation.png",
                        title=f"Zero-cost proxies vs trained mIoU: {space + ', ' if space else ''}"
                              f"{len(usable(frame))} trained architectures")

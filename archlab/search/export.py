@@ -26,6 +26,7 @@ from archlab.search.hypervolume import Normalisation, hypervolume, hypervolume_c
 from archlab.search.objective import Evaluator, Objectives
 from archlab.search.space import SearchSpace
 from archlab.search.storage import counted_trials, retried_numbers
+from archlab.files import atomic_write_csv
 
 FIGURES = ("params", "macs_fvcore", "latency_ms_median", "latency_ms_iqr", "fps", "device_name", "input_size",
            "miou_ci_low", "miou_ci_high", "miou_seeds")
@@ -105,8 +106,7 @@ def reference_points(space: SearchSpace, objectives: Objectives, out: Path, *, t
                             "feasible": record["feasible"], "record_json": json.dumps(record)})
             keep = cache[~((cache["variant"] == key[0]) & (cache["settings_key"] == key[2]))] if len(cache) else cache
             cache = pd.concat([keep, pd.DataFrame([row])], ignore_index=True)
-            cache_path.parent.mkdir(parents=True, exist_ok=True)
-            cache.to_csv(cache_path, index=False)
+            atomic_write_csv(cache_path, cache)
         if isinstance(row.get("left_out"), str):
             notes.append(f"{variant.name} left out: {row['left_out']}")
         else:
@@ -186,13 +186,13 @@ def export(space: SearchSpace, *, storage: str | None = None, out: Path | None =
         raise ValueError(f"study {space.name!r} in {choice.describe()} has no complete trial to export")
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    frame.drop(columns=["spec_json"]).to_csv(out / "trials.csv", index=False)
+    atomic_write_csv(out / "trials.csv", frame.drop(columns=["spec_json"]))
     written.append(out / "trials.csv")
 
     ok = frame[frame["feasible"] & np.isfinite(pd.to_numeric(frame[y], errors="coerce"))].copy()
     mask = pareto_mask(ok[x], ok[y]) if len(ok) else np.zeros(0, bool)
     front = ok[mask].sort_values(x)
-    front.to_csv(out / "front.csv", index=False)
+    atomic_write_csv(out / "front.csv", front)
     written.append(out / "front.csv")
 
     refs, ref_notes = reference_points(space, objectives, out, threads=threads, studies_dirs=studies_dirs)
@@ -232,7 +232,7 @@ def export(space: SearchSpace, *, storage: str | None = None, out: Path | None =
         hv = pd.DataFrame({"number": ordered["number"].to_numpy(), "state": ordered["state"].to_numpy(),
                            "feasible": ordered["feasible"].to_numpy(), "hypervolume": curve,
                            "reference_hypervolume": ref_hv})
-        hv.to_csv(out / "hypervolume.csv", index=False)
+        atomic_write_csv(out / "hypervolume.csv", hv)
         written.append(out / "hypervolume.csv")
         hv_notes = [norm.describe(x, y) + ".", "Search: feasible complete trials up to each trial number; "
                     f"hand-designed: feasible {space.reference_study} variants ({len(feasible_refs)})."]
