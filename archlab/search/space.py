@@ -271,11 +271,10 @@ class SearchSpace:
     def spec(self, params: dict, *, validate: bool = True) -> Spec:
         """The network at ``params``: deterministic, named ``NAME[label]``, validated at :attr:`size`."""
         from archlab.graph import validate as validate_spec
-        from archlab.study import alpha, depth, width
+        from archlab.study.definition import Op
         from archlab.zoo import get_spec
 
         params = self.check_params(params)
-        knob_ops = {"width": width, "depth": depth, "alpha": alpha}
         try:
             spec = get_spec(self.base, num_classes=self.num_classes)
             for slot in self.slots:
@@ -283,7 +282,7 @@ class SearchSpace:
                     spec = op.apply(spec)
             for knob in self.knobs:
                 if knob.name in params:
-                    spec = knob_ops[knob.name](params[knob.name]).apply(spec)
+                    spec = Op(knob.name, (params[knob.name],)).apply(spec)   # the study's op table
             spec = spec.with_(name=f"{self.name}[{self.label(params)}]")
             if validate:
                 validate_spec(spec, (1, 3, *self.size))

@@ -1,6 +1,7 @@
 import pytest
 
-from archlab.zoo.__main__ import main, parse_size
+from archlab.cli import parse_size
+from archlab.zoo.__main__ import main
 
 
 def test_listing_prints_every_model_and_writes_markdown(tmp_path, capsys):
