@@ -31,6 +31,7 @@ import contextlib
 import datetime
 import hashlib
 import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -190,6 +191,31 @@ class HeartbeatJournalStorage(JournalStorage, compat.HeartbeatStorage):
     def get_heartbeat_stale_trial_callback(self):
         """What fail_stale_trials() calls for each trial it failed (a retry callback, or None)."""
         return self.heartbeat_stale_trial_callback
+
+
+class Heartbeat:
+    """A thread that records a running trial's heartbeat every ``interval`` seconds (``with Heartbeat(...):``
+    around a search's objective or a study's job)."""
+
+    def __init__(self, storage, trial_id: int, interval: float):
+        self.storage, self.trial_id, self.interval = storage, trial_id, interval
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True, name=f"heartbeat-{trial_id}")
+
+    def _run(self):
+        while not self.stop.wait(self.interval):
+            try:
+                self.storage.record_heartbeat(self.trial_id)
+            except Exception:  # noqa: BLE001 - a missed beat is retried; the trial must go on
+                pass
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
 
 
 def repair_journal(path: Path) -> int:

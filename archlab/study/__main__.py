@@ -6,6 +6,10 @@
     python -m archlab.study context_modules --budget steps=100,batch=8 --out /tmp/ctx
     python -m archlab.study path/to/my_study.py --no-train      # your own study file
     python -m archlab.study my_study --studies-dir path/to      # ... or its folder (also $ARCHLAB_STUDIES)
+    python -m archlab.study dapf_vs_aspp --workers 2 --threads 1            # 2 worker processes, OUT/jobs.journal
+    python -m archlab.study dapf_vs_aspp --devices cuda:0,cuda:1,cuda:2,cuda:3   # one worker per GPU
+    python -m archlab.study dapf_vs_aspp --storage postgresql://me@db/jobs  # the same command on every machine
+    python -m archlab.study dapf_vs_aspp --status                           # the jobs' state, as JSON
 
 Every stage of every variant is cached in OUT/results.csv by (spec hash, settings): a rerun
 skips what is done and an interrupted run resumes; --force redoes everything.
@@ -94,11 +98,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="redo every stage, ignoring cached results")
     cli.add_backend(p)
     cli.add_studies_dir(p)
+    fan = p.add_argument_group("fan-out (archlab.study.fanout): jobs shared by workers, devices and machines")
+    fan.add_argument("--workers", type=cli.positive_int, help="worker processes on this machine (default 1, or one "
+                     "per --devices entry); more than one shares the jobs through the job store")
+    fan.add_argument("--devices", type=_devices, default=(), help="one device per worker, e.g. cuda:0,cuda:1 or "
+                     "cpu:0,cpu:1 (the cores split into disjoint shares)")
+    fan.add_argument("--storage", help="the shared job store: journal:PATH, sqlite:///PATH or postgresql://... "
+                     "(default OUT/jobs.journal once fanned out); give the same URL on every machine")
+    fan.add_argument("--status", action="store_true", help="print the state of the study's jobs in the store as JSON "
+                     "(done, running per worker, waiting, failed, ETA) and exit")
+    fan.add_argument("--report", action="store_true", help="write the reports now from every finished job in the "
+                     "store (without running jobs)")
+    fan.add_argument("--heartbeat", type=cli.positive_int, default=20, metavar="S",
+                     help="seconds between a running job's heartbeats")
+    fan.add_argument("--grace-period", type=cli.positive_int, default=60, metavar="S",
+                     help="a job without a heartbeat for S seconds is failed and retried")
+    fan.add_argument("--max-retry", type=cli.non_negative_int, default=2, help="retries of a job whose worker died")
     return p
+
+
+def _devices(text: str) -> tuple:
+    from archlab.devices import DeviceError, parse_devices
+
+    try:
+        return tuple(parse_devices(text))
+    except DeviceError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    from archlab.cli import ArgumentError
     from archlab.errors import ArchlabError
     from archlab.study.loader import list_studies, load_study
     from archlab.study.report import write_reports
@@ -128,20 +158,56 @@ def main(argv=None) -> int:
     tick = time.perf_counter()
     try:
         study = load_study(args.name, studies_dirs=args.studies_dir)
+        workers = args.workers or max(1, len(args.devices))
+        if args.devices and args.device != "cpu" and not args.devices[0].startswith(args.device.split(":")[0]):
+            raise ArgumentError(f"--device {args.device} and --devices {','.join(args.devices)} disagree; give "
+                                f"--devices alone (each worker runs on its own)")
         settings = StudySettings(device=args.device, size=args.size, train=args.train, budget=budget,
                                  threads=args.threads, runs=args.runs, runs_per_round=args.runs_per_round,
-                                 seeds=args.seeds, retime=args.retime, backend=args.backend)
+                                 seeds=args.seeds, retime=args.retime, backend=args.backend, workers=workers,
+                                 devices=args.devices, storage=args.storage, heartbeat_interval=args.heartbeat,
+                                 grace_period=args.grace_period, max_retry=args.max_retry)
         out = args.out or Path("reports") / study.name
         if args.calibrate:
             return _calibrate(study, settings, out, args, command)
-        frame = run_study(study, settings, out=out, runs_dir=args.runs_dir, force=args.force)
-        written = write_reports(study, frame, out, command=command, elapsed_s=time.perf_counter() - tick)
+        if args.status or args.report:
+            return _from_store(study, settings, out, args, command)
+        written = []
+
+        def report(frame):
+            written.extend(write_reports(study, frame, out, command=command, elapsed_s=time.perf_counter() - tick))
+
+        run_study(study, settings, out=out, runs_dir=args.runs_dir, force=args.force, report=report)
     except (ArchlabError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: finished stages are in results.csv; run the same command to resume", file=sys.stderr)
         return 130
+    if written:
+        print((out / "table.md").read_text())
+        print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def _from_store(study, settings, out: Path, args, command: str) -> int:
+    """``--status`` (JSON on stdout) or ``--report`` (the reports from the finished jobs in the store)."""
+    import json
+
+    from archlab.study import fanout
+    from archlab.study.report import write_reports
+    from archlab.study.runner import prepare_run
+
+    run = prepare_run(study, settings, out=out, runs_dir=args.runs_dir)
+    if args.status:
+        print(json.dumps(fanout.status(run), indent=1))
+        return 0
+    written = []
+    fanout.report_from_store(run, lambda frame: written.extend(write_reports(study, frame, out, command=command)))
+    if not written:
+        print(f"error: no finished job of {study.name} in the job store (--storage, default {out}/jobs.journal): "
+              f"nothing to report", file=sys.stderr)
+        return 2
     print((out / "table.md").read_text())
     print("wrote " + ", ".join(str(p) for p in written))
     return 0

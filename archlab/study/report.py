@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from archlab.study.definition import Study
-from archlab.study.runner import slug
+from archlab.study.jobs import slug
 from archlab.study.table import markdown_table
 
 

@@ -18,28 +18,17 @@ after every stage.
 """
 from __future__ import annotations
 
-import re
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from archlab.files import atomic_write_csv, file_lock, read_csv, restore_integers, update_csv
-from archlab.hashing import digest
+from archlab.files import file_lock, read_csv, restore_integers, update_csv
 from archlab.progress import ProgressBar
-from archlab.study.definition import Study, Variant
-from archlab.study.seeds import SEEDS_FILE, SeedResults, aggregate, train_seeds
+from archlab.study.definition import Study
+from archlab.study.jobs import StudyRun, apply_result, apply_trainings, run_job
 
-PROFILE_FIELDS = ("params", "macs_fvcore", "macs_thop", "macs_ptflops", "flops_torch", "macs_reconciled", "input_size",
-                  "torch_version")
-TIMING_FIELDS = ("latency_ms_median", "latency_ms_iqr", "fps", "latency_noisy", "latency_rounds",
-                 "latency_runs_per_round", "latency_warmup", "latency_ratio", "latency_ratio_p25",
-                 "latency_ratio_p75", "fps_ratio", "fps_ratio_p25", "fps_ratio_p75", "device", "device_name",
-                 "cpu_threads", "cpu_allocator", "dtype", "cudnn_benchmark", "timing_key", "timing_time_s", "backend",
-                 "backend_version", "opset", "precision", "backend_threads", "max_abs_error",
-                 "adaptive_pools_rewritten")
 
 
 @dataclass(frozen=True)
@@ -57,14 +46,17 @@ class StudySettings:
     seeds: int | None = None          # trainings per variant, seeds 0..n-1 (None: the study's)
     retime: bool = False              # time again even when the cached timing matches (a quieter machine)
     backend: str = "eager"            # latency in eager PyTorch or a deployment runtime (archlab.runtimes)
+    workers: int = 1                  # worker processes on this machine (archlab.study.fanout)
+    devices: tuple = ()               # one device per worker: ("cuda:0", "cuda:1") or ("cpu:0", "cpu:1")
+    storage: str | None = None        # the shared job store (None: OUT/jobs.journal once fanned out)
+    heartbeat_interval: int = 20      # seconds between a running job's heartbeats (fan-out)
+    grace_period: int = 60            # seconds without a heartbeat before a job is retried (fan-out)
+    max_retry: int = 2                # retries of a job whose worker died
 
-
-def slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").lower() or "variant"
-
-
-def _key(*parts) -> str:
-    return digest(parts)
+    @property
+    def fanned_out(self) -> bool:
+        """Whether jobs go through the shared job store (several workers, devices or machines)."""
+        return self.workers > 1 or bool(self.devices) or self.storage is not None
 
 
 class ResultsFile:
@@ -92,14 +84,15 @@ class ResultsFile:
         return self.rows.get(variant, {})
 
     def put(self, variant: str, row: dict, order: list[str]) -> None:
-        """Store ``row`` and rewrite the file under its lock, keeping rows another process wrote."""
+        """Store ``row`` and rewrite the file under its lock; every other variant's row is kept as the
+        file has it then (another process may have written it since this one read the file)."""
         self.rows[variant] = row
 
         def merge(current):
             rows = dict(self.rows)
-            if current is not None and "variant" in current:
-                for other in current.to_dict("records"):
-                    rows.setdefault(other["variant"], other)
+            if current is not None and "variant" in current:    # other variants: as the file has them now
+                rows.update({other["variant"]: other for other in current.to_dict("records")})
+            rows[variant] = row
             ranked = [v for v in order if v in rows] + [v for v in rows if v not in order]
             return restore_integers(pd.DataFrame([rows[v] for v in ranked]))
 
@@ -134,161 +127,67 @@ class StageProgress:
 
 
 def run_study(study: Study, settings: StudySettings = StudySettings(), *, out: Path | None = None,
-              runs_dir: Path | None = None, force: bool = False, progress: bool = True) -> pd.DataFrame:
-    """Measure every variant of ``study`` (reusing cached stages) and return the results table."""
-    from archlab.train import TrainConfig
+              runs_dir: Path | None = None, force: bool = False, progress: bool = True, report=None) -> pd.DataFrame:
+    """Measure every variant of ``study`` (reusing cached stages) and return the results table.
 
+    ``report(frame)``, when given, writes the report files; it is called once when every job is
+    finished (in a fan-out, by whichever run finishes last; see :mod:`archlab.study.fanout`).
+    """
     study.check()
+    run = prepare_run(study, settings, out=out, runs_dir=runs_dir, force=force)
+    if settings.fanned_out:
+        from archlab.study.fanout import run_fanout
+
+        return run_fanout(run, progress=progress, report=report)
+    with file_lock(run.out / ".study", wait_message=lambda: print(
+            f"{study.name}: another process is running this study into {run.out}; waiting for it to finish, then "
+            f"reusing what it measured", file=sys.stderr, flush=True)):
+        frame = _run_jobs(run, progress)
+        if report is not None:
+            report(frame)
+        return frame
+
+
+def prepare_run(study: Study, settings: StudySettings, *, out=None, runs_dir=None, force: bool = False,
+                threads: int | None = None) -> StudyRun:
+    """The resolved run: sizes and budget checked against every variant before any work."""
+    from archlab.train import TrainConfig
+    from archlab.train.provenance import training_threads
+
     out = Path(out or Path("reports") / study.name)
     runs_dir = Path(runs_dir or Path("runs") / "studies" / study.name)
     size = tuple(settings.size or study.size)
     config = TrainConfig(**{**study.train, **settings.budget, "device": settings.device})
     specs = {v.name: study.spec(v) for v in study.variants}
     _check_sizes(study, specs, size, config.size if settings.train else None)
-    order = [v.name for v in study.variants]
-    with file_lock(out / ".study", wait_message=lambda: print(
-            f"{study.name}: another process is running this study into {out}; waiting for it to finish, then "
-            f"reusing what it measured", file=sys.stderr, flush=True)):
-        return _run_locked(study, settings, specs, size, config, order, out, runs_dir, force, progress)
+    return StudyRun(study, settings, specs, size, config, out, runs_dir,
+                    threads=training_threads(threads or settings.threads), force=force)
 
 
-def _run_locked(study, settings, specs, size, config, order, out, runs_dir, force, progress) -> pd.DataFrame:
-    results = ResultsFile(out / "results.csv", fresh=force)
-    seeds = study_seeds(study, settings)
-    with StageProgress(progress, len(order) * (2 + (len(seeds) if settings.train else 0)), study.name) as bar:
-        rows = {}
-        for i, variant in enumerate(study.variants, start=1):
-            spec = specs[variant.name]
-            where = f"[{i}/{len(order)}] {variant.name}"
-            row = {} if force else dict(results.get(variant.name))
-            if row.get("spec_hash") != spec.content_hash():
-                row = {}
-            row.update(_identity(study, variant, spec, i))
-            row.update(study.published(variant))
-            profile_key = _key(spec.content_hash(), size)
-            if row.get("profile_key") != profile_key:
-                bar.stage(f"{where}: counting at {size[0]}x{size[1]}")
-                row.update(_count(spec, size, out / "breakdown" / f"{slug(variant.name)}.csv"))
-                row["profile_key"] = profile_key
-                results.put(variant.name, row, order)
+def _run_jobs(run: StudyRun, progress: bool) -> pd.DataFrame:
+    """Every job in turn in this process, each result applied as soon as it is there."""
+    if run.force:
+        run.results(fresh=True), run.seed_store(fresh=True)
+    jobs = run.plan()
+    n = len(run.order)
+    trainings = sum(j.kind == "train" for j in jobs)
+    with StageProgress(progress, 2 * n + trainings, run.study.name) as bar:
+        for i, job in enumerate(j for j in jobs if j.kind == "count"):
+            where = f"[{i + 1}/{n}] {job.variant}"
+            apply_result(run, job, run_job(run, job, bar=bar, where=where))
             bar.stage(f"{where}: counted", advance=1)
-            rows[variant.name] = row
-        if settings.train:
-            bar.stage(f"scale check: {config.size[0]}x{config.size[1]} against {size[0]}x{size[1]}")
-            for name, fields in _scale_fields(specs, order, config.size, size).items():
-                rows[name].update(fields)
-                results.put(name, rows[name], order)
-            store = SeedResults(out / SEEDS_FILE, fresh=force)
-            trained = train_seeds(specs, order, config, seeds, store, runs_dir, threads=settings.threads, force=force,
-                                  bar=bar)
-            baseline_of = {v: study.baseline_of(v) for v in order}
-            for name, fields in aggregate(trained, order, seeds, baseline_of).items():
-                old = rows[name]
-                timing = {k: v for k, v in old.items() if k in TIMING_FIELDS}
-                row = {k: v for k, v in old.items() if k not in timing and k not in fields
-                       and not k.startswith(("iou_", "train_", "miou"))}
-                results.put(name, {**row, **fields, **timing}, order)
-        _timing_stage(study, settings, specs, size, results, order, out, bar, force)
-    return results.read()
-
-
-def _scale_fields(specs: dict, order: list[str], train_size, size) -> dict[str, dict]:
-    """Per variant, the blocks a proxy training at ``train_size`` cannot judge (their reach exceeds
-    their map there but not at ``size``), and the smallest input at which no variant has one."""
-    from archlab.study import scale
-
-    flags = {name: scale.summarise(specs[name], scale.scale_flags(specs[name], train_size, size)) for name in order}
-    clean = scale.smallest_clean_size([specs[n] for n in order], train_size, size) if any(flags.values()) \
-        else tuple(train_size)
-    clean_text = f"{clean[0]}x{clean[1]}" if clean else f"none up to {size[0]}x{size[1]}"
-    return {name: {"scale_flags": "; ".join(flags[name]), "scale_clean_size": clean_text,
-                   "scale_checked_at": f"{train_size[0]}x{train_size[1]} vs {size[0]}x{size[1]}"} for name in order}
-
-
-def study_seeds(study: Study, settings: StudySettings) -> list[int]:
-    """The seeds this run trains: ``0 .. n-1`` with n from ``--seeds`` or the study's ``seeds``."""
-    return list(range(settings.seeds or study.seeds))
-
-
-def _count(spec, size, breakdown_csv: Path) -> dict:
-    """The profile stage: parameters and every counter's MACs, in total and per node (written to
-    ``breakdown_csv``), timed."""
-    from archlab.profile import profile
-
-    tick = time.perf_counter()
-    result = profile(spec, (1, 3, *size), breakdown=True, latency=False, memory=False)
-    atomic_write_csv(breakdown_csv, result.per_node.rename_axis("node").reset_index())
-    row = {k: result.record.get(k) for k in PROFILE_FIELDS if k in result.record}
-    row["profile_time_s"] = time.perf_counter() - tick
-    return row
-
-
-def _timing_stage(study: Study, settings: StudySettings, specs: dict, size, results: ResultsFile, order: list[str],
-                  out: Path, bar: StageProgress, force: bool) -> None:
-    """Time every variant together in interleaved rounds (unless the cached timing matches)."""
-    from archlab.graph import build
-    from archlab.profile.deploy import DeploySettings, prepare
-    from archlab.profile.interleaved import measure_interleaved
-    from archlab.profile.record import device_name
-
-    rounds = settings.runs or study.latency_runs
-    warmup = settings.warmup if settings.warmup is not None else study.latency_warmup
-    per_round = settings.runs_per_round or study.latency_runs_per_round
-    baseline_of = {v: study.baseline_of(v) for v in order}
-    timing_key = _key([specs[v].content_hash() for v in order], size, settings.device, settings.threads, rounds,
-                      per_round, warmup, *([baseline_of] if any(v.baseline for v in study.variants) else []),
-                      *([settings.backend] if settings.backend != "eager" else []))
-    if not (force or settings.retime) and all(results.get(v).get("timing_key") == timing_key for v in order):
-        bar.stage("timed (cached)", advance=len(order))
-        return
-    tick = time.perf_counter()
-    models, x = {}, None
-    for name in order:
-        bar.stage(f"timing: preparing {name}" + (f" in {settings.backend}" if settings.backend != "eager" else ""))
-        models[name], x = prepare(build(specs[name]), (1, 3, *size),
-                                  DeploySettings(device=settings.device, backend=settings.backend),
-                                  threads=settings.threads)
-
-    def progress(n, total):
-        bar.stage(f"timing {len(order)} variants interleaved at {size[0]}x{size[1]} on {settings.device}: "
-                  f"turn {n}/{total}")
-
-    timed = measure_interleaved(models, x, rounds=rounds, runs_per_round=per_round, warmup=warmup,
-                                threads=settings.threads, cudnn_benchmark=settings.device.startswith("cuda"),
-                                per_node=settings.backend == "eager", progress=progress)
-    spent = time.perf_counter() - tick
-    for name in order:
-        stats = timed.stats(name)
-        row = dict(results.get(name))
-        row.update({"latency_ms_median": stats["median_ms"], "latency_ms_iqr": stats["iqr_ms"], "fps": stats["fps"],
-                    "latency_noisy": stats["noisy"], "latency_rounds": rounds, "latency_runs_per_round": per_round,
-                    "latency_warmup": warmup, "device": settings.device, "device_name": device_name(settings.device),
-                    "cpu_threads": timed.threads, "cpu_allocator": timed.allocator, "dtype": "fp32",
-                    "cudnn_benchmark": settings.device.startswith("cuda"), "timing_key": timing_key,
-                    "backend": settings.backend, **getattr(models[name], "info", {}),
-                    "timing_time_s": spent / len(order)})
-        base = baseline_of[name]
-        if base in models:
-            ratio, fps_ratio = timed.ratio(name, base), timed.fps_ratio(name, base)
-            row.update({"latency_ratio": ratio.median, "latency_ratio_p25": ratio.p25, "latency_ratio_p75": ratio.p75,
-                        "fps_ratio": fps_ratio.median, "fps_ratio_p25": fps_ratio.p25,
-                        "fps_ratio_p75": fps_ratio.p75})
-        results.put(name, row, order)
-        if name in timed.node_ms:
-            _add_node_times(out / "breakdown" / f"{slug(name)}.csv", timed.node_ms[name])
-    bar.stage("timed", advance=len(order))
-
-
-def _add_node_times(breakdown_csv: Path, node_ms: dict[str, float]) -> None:
-    """Write each node's time per forward (ms, from the interleaved rounds) and its share into the
-    variant's breakdown CSV."""
-    if not breakdown_csv.is_file():
-        return
-    frame = read_csv(breakdown_csv, required=("node",))
-    total = sum(node_ms.values())
-    frame["latency_ms"] = [node_ms.get(node, 0.0) for node in frame["node"]]
-    frame["latency_share"] = frame["latency_ms"] / total if total > 0 else 0.0
-    atomic_write_csv(breakdown_csv, frame)
+        if run.settings.train:
+            bar.stage(f"scale check: {run.config.size[0]}x{run.config.size[1]} against {run.size[0]}x{run.size[1]}")
+            for job in (j for j in jobs if j.kind == "train"):
+                where = f"[{run.order.index(job.variant) + 1}/{n}] {job.variant}, seed {job.seed}"
+                apply_result(run, job, run_job(run, job, bar=bar, where=where))
+                bar.stage(f"{where}: trained", advance=1)
+            apply_trainings(run, jobs)
+        (timing,) = [j for j in jobs if j.kind == "timing"]
+        result = run_job(run, timing, bar=bar)
+        apply_result(run, timing, result)
+        bar.stage("timed (cached)" if result["cached"] else "timed", advance=n)
+    return run.results().read()
 
 
 def _check_sizes(study: Study, specs: dict, size, train_size) -> None:
@@ -306,9 +205,3 @@ def _check_sizes(study: Study, specs: dict, size, train_size) -> None:
             except SpecError as exc:
                 raise StudyError(f"cannot run at the {what} size {hw[0]}x{hw[1]}: {exc}", study=study.name,
                                  variant=name) from None
-
-
-def _identity(study: Study, variant: Variant, spec, index: int) -> dict:
-    return {"study": study.name, "variant": variant.name, "order": index, "base": variant.base or study.base,
-            "ops": "; ".join(op.describe() for op in variant.ops) or "(base)", "note": variant.note,
-            "spec_hash": spec.content_hash(), "spec_json": spec.to_json()}

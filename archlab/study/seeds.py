@@ -80,27 +80,17 @@ def train_seeds(specs: dict, order: list[str], config, seeds, store: SeedResults
     """Train every variant in ``order`` with every seed in ``seeds`` (seed-major: all variants of
     seed 0 first, so an interrupted study already has comparable rows), reusing cached trainings.
     Returns ``{(variant, seed): row}``."""
-    from archlab.train import train
-
     threads = provenance.training_threads(threads)
     out = {}
     for seed in seeds:
         cfg = replace(config, seed=seed)
         for index, variant in enumerate(order, start=1):
-            spec = specs[variant]
-            key = train_key(spec.content_hash(), cfg, threads)
+            key = train_key(specs[variant].content_hash(), cfg, threads)
             where = f"{label}[{index}/{len(order)}] {variant}, seed {seed}"
             row = None if force else store.get(key)
             if row is None:
-                if bar:
-                    bar.stage(f"{where}: training")
-                run = runs_dir / f"{_slug(variant)}-s{seed}-{key[:8]}"
-                record = train(spec, cfg, out=run, progress=False, resume=not force, threads=threads,
-                               on_step=(lambda done, total, loss, w=where: bar.stage(
-                                   f"{w}: training step {done}/{total}, loss {loss:.3f}")) if bar else None)
-                row = {"variant": variant, "seed": seed, "order": index, "budget": budget_label(cfg),
-                       **{k: v for k, v in record.items() if k not in RECORD_DROP},
-                       "train_key": key, "train_run": str(run)}
+                row = train_one(specs[variant], variant, index, cfg, runs_dir, threads=threads, force=force, bar=bar,
+                                where=where)
                 store.put(row)
             if bar:
                 bar.stage(f"{where}: trained", advance=1)
@@ -108,8 +98,25 @@ def train_seeds(specs: dict, order: list[str], config, seeds, store: SeedResults
     return out
 
 
+def train_one(spec, variant: str, index: int, config, runs_dir: Path, *, threads: int, force: bool, bar=None,
+              where: str = "") -> dict:
+    """One training of ``spec`` under ``config`` (its seed included) in its run directory under
+    ``runs_dir`` (resumed from its checkpoint unless ``force``); returns its ``seeds.csv`` row."""
+    from archlab.train import train
+
+    key = train_key(spec.content_hash(), config, threads)
+    if bar:
+        bar.stage(f"{where}: training")
+    run = Path(runs_dir) / f"{_slug(variant)}-s{config.seed}-{key[:8]}"
+    record = train(spec, config, out=run, progress=False, resume=not force, threads=threads,
+                   on_step=(lambda done, total, loss, w=where: bar.stage(
+                       f"{w}: training step {done}/{total}, loss {loss:.3f}")) if bar else None)
+    return {"variant": variant, "seed": config.seed, "order": index, "budget": budget_label(config),
+            **{k: v for k, v in record.items() if k not in RECORD_DROP}, "train_key": key, "train_run": str(run)}
+
+
 def _slug(name: str) -> str:
-    from archlab.study.runner import slug   # the study's one file-name rule (runner imports this module)
+    from archlab.study.jobs import slug   # the study's one file-name rule (jobs imports this module)
 
     return slug(name)
 
