@@ -226,20 +226,20 @@ def resolve(run: StudyRun) -> StudyRun:
     return run
 
 
-def work(run: StudyRun, index: int, *, stop_when_idle: bool = True, on_job=None) -> int:
+def work(run: StudyRun, index: int, slot=None, *, on_job=None) -> int:
     """One worker: claim and run jobs of ``run``'s plan until none is waiting or running. Returns how
-    many jobs it finished. Its device is claimed by the caller (:func:`_worker_main`)."""
+    many jobs it finished. Its device ``slot`` is claimed by the caller (:func:`_worker_main`)."""
     store = JobStore(run)
     jobs = run.plan()
-    slot = slot_for(list(run.settings.devices), index)
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     worker = {"worker": _worker_name(index), "device": run.settings.device, "slot": slot.name if slot else "",
-              "threads": run.threads}
+              "cores": cores, "threads": run.threads}
     done = 0
     try:
         while True:
             claimed = store.claim(jobs, worker)
             if claimed is None:
-                if not store.active(jobs) or not stop_when_idle:
+                if not store.active(jobs):
                     break
                 time.sleep(min(2.0, run.settings.heartbeat_interval / 2))
                 continue
@@ -271,17 +271,17 @@ def work(run: StudyRun, index: int, *, stop_when_idle: bool = True, on_job=None)
     return done
 
 
-def _worker_main(run: StudyRun, index: int, parent_pid: int) -> None:
+def _worker_main(run: StudyRun, index: int, slot, parent_pid: int) -> None:
     """Entry point of a worker process: dies with its parent, takes its device slot, works."""
     from archlab.workers import die_with_parent
 
     die_with_parent(parent_pid)
-    claim_slot(slot_for(list(run.settings.devices), index))
+    claim_slot(slot)
     import torch
 
     torch.set_num_threads(run.threads)
     try:
-        work(run, index)
+        work(run, index, slot)
     except KeyboardInterrupt:
         sys.exit(130)
 
@@ -305,20 +305,24 @@ def run_fanout(run: StudyRun, *, progress: bool = True, report=None):
               f"{run.threads} thread(s) each" + (f", devices {','.join(settings.devices)}" if settings.devices else ""),
               file=sys.stderr, flush=True)
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_worker_main, name=f"archlab-study-{i}", args=(run, i, os.getpid()))
-             for i in range(workers)]
+    slots = [slot_for(list(settings.devices), i) for i in range(workers)]
+
+    def start(index: int):
+        proc = ctx.Process(target=_worker_main, name=f"archlab-study-{index}",
+                           args=(run, index, slots[index % workers], os.getpid()))
+        proc.start()
+        return proc
+
+
     spare = workers * (settings.max_retry + 1)      # replacements for workers that die (killed, crashed)
     with StatusDisplay(progress, store, jobs, run.study.name) as display:
-        for p in procs:
-            p.start()
+        procs = [start(i) for i in range(workers)]
         try:
             while any(p.is_alive() for p in procs) or (store.active(jobs) and spare > 0):
                 display.update()
                 if not any(p.is_alive() for p in procs):
                     spare -= 1
-                    procs.append(ctx.Process(target=_worker_main, name=f"archlab-study-{len(procs)}",
-                                             args=(run, len(procs), os.getpid())))
-                    procs[-1].start()
+                    procs.append(start(len(procs)))
                 time.sleep(1.0)
         finally:
             for p in procs:
@@ -329,6 +333,12 @@ def run_fanout(run: StudyRun, *, progress: bool = True, report=None):
             print(f"note: worker {i} exited with code {p.exitcode}; a job it left running was retried once its "
                   f"heartbeat was {settings.grace_period} s old", file=sys.stderr)
     try:
+        if store.active(jobs) and all(p.exitcode not in (0, None) for p in procs):
+            from archlab.study.definition import StudyError
+
+            raise StudyError(f"every worker died (exit codes {sorted({p.exitcode for p in procs})}; the errors are "
+                             f"above) with jobs left waiting in {store.describe()}; run the same command to go on",
+                             study=run.study.name)
         return finish(run, store, jobs, report=report)
     finally:
         store.close()

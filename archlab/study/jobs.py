@@ -178,6 +178,8 @@ def apply_result(run: StudyRun, job: Job, result: dict) -> None:
     elif job.kind == "timing":
         results = run.results()
         for name in run.order:
+            if not results.get(name):      # not counted on this machine yet: applied again when it is
+                continue
             results.put(name, {**results.get(name), **result["rows"][name]}, run.order)
             if not result.get("cached") and name in result.get("node_ms", {}):
                 _add_node_times(run.breakdown_csv(name), result["node_ms"][name])

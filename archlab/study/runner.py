@@ -86,6 +86,7 @@ class ResultsFile:
     def put(self, variant: str, row: dict, order: list[str]) -> None:
         """Store ``row`` and rewrite the file under its lock; every other variant's row is kept as the
         file has it then (another process may have written it since this one read the file)."""
+        row = row if row.get("variant") == variant else {"variant": variant, **row}
         self.rows[variant] = row
 
         def merge(current):
