@@ -43,3 +43,43 @@ def die_with_parent(parent_pid: int | None = None) -> str:
             os._exit(1)
         threading.Thread(target=watch, name="archlab-parent-watchdog", daemon=True).start()
     return how
+
+
+def user_block_modules() -> list[tuple[str, str | None]]:
+    """``(module name, file)`` of each module that registered blocks with ``archlab.register_block``
+    in this process: a worker started with ``spawn`` imports none of them by itself, so it would not
+    know those blocks. (archlab's own blocks and entry points load themselves; blocks registered
+    by the main script are re-registered by ``spawn``, which imports it again.)"""
+    from archlab.registry import list_blocks
+
+    out = []
+    for row in list_blocks():
+        source = row["source"]
+        if source == "archlab" or source.startswith("entry point") or source in ("__main__", "__mp_main__"):
+            continue
+        module = sys.modules.get(source)
+        entry = (source, getattr(module, "__file__", None))
+        if entry not in out:
+            out.append(entry)
+    return out
+
+
+def import_block_modules(modules: list[tuple[str, str | None]]) -> None:
+    """Import each module of :func:`user_block_modules` in this (worker) process: by name, or from
+    its file when its folder is not importable here; each registers its blocks as it did in the parent."""
+    import importlib
+    import importlib.util
+
+    for name, path in modules:
+        if name in sys.modules:
+            continue
+        try:
+            importlib.import_module(name)
+            continue
+        except ImportError:
+            if not path:
+                raise
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)

@@ -49,6 +49,7 @@ from archlab.progress import ProgressBar
 from archlab.search import optuna_compat as compat
 from archlab.search.storage import Heartbeat, counted_trials, open_storage, resolve_storage, study_lock
 from archlab.study.jobs import Job, StudyRun, apply_all, apply_result, run_job
+from archlab.workers import user_block_modules
 
 STORE_FILE = "jobs.journal"
 ATTR_GENERATION = "archlab:generation"
@@ -271,11 +272,13 @@ def work(run: StudyRun, index: int, slot=None, *, on_job=None) -> int:
     return done
 
 
-def _worker_main(run: StudyRun, index: int, slot, parent_pid: int) -> None:
-    """Entry point of a worker process: dies with its parent, takes its device slot, works."""
-    from archlab.workers import die_with_parent
+def _worker_main(run: StudyRun, index: int, slot, block_modules: list, parent_pid: int) -> None:
+    """Entry point of a worker process: dies with its parent, registers the user's blocks, takes its
+    device slot, works."""
+    from archlab.workers import die_with_parent, import_block_modules
 
     die_with_parent(parent_pid)
+    import_block_modules(block_modules)
     claim_slot(slot)
     import torch
 
@@ -306,10 +309,11 @@ def run_fanout(run: StudyRun, *, progress: bool = True, report=None):
               file=sys.stderr, flush=True)
     ctx = multiprocessing.get_context("spawn")
     slots = [slot_for(list(settings.devices), i) for i in range(workers)]
+    block_modules = user_block_modules()
 
     def start(index: int):
         proc = ctx.Process(target=_worker_main, name=f"archlab-study-{index}",
-                           args=(run, index, slots[index % workers], os.getpid()))
+                           args=(run, index, slots[index % workers], block_modules, os.getpid()))
         proc.start()
         return proc
 

@@ -220,3 +220,40 @@ def test_bad_devices_are_refused_with_the_option_named(tmp_path):
                              capture_output=True, text=True, cwd=tmp_path)
         assert run.returncode == 2 and "--devices" in run.stderr and says in run.stderr, run.stderr
         assert "Traceback" not in run.stderr
+
+
+USER_BLOCKS = '''
+import torch
+from torch import nn
+
+import archlab
+
+
+@archlab.register_block("scaled_identity", paper="(a test block)")
+class ScaledIdentity(nn.Module):
+    def __init__(self, in_channels, scale: float = 1.0):
+        super().__init__()
+        self.out_channels, self.stride, self.scale = in_channels, 1, scale
+
+    def forward(self, x):
+        return x * self.scale
+'''
+USER_STUDY = '''
+import my_fan_blocks  # noqa: F401 - registers scaled_identity
+from archlab.study import Study, Variant, replace
+
+STUDY = Study(name="user_fan", title="a user's block in a fanned-out study", base="small_rf_cnn",
+              variants=(Variant("plain"), Variant("scaled", (replace("conv2", block="scaled_identity", scale=0.5),))),
+              baseline="plain", size=(32, 64), latency_runs=2, latency_warmup=0)
+'''
+
+
+def test_workers_know_the_blocks_a_user_module_registered(tmp_path):
+    (tmp_path / "my_fan_blocks.py").write_text(USER_BLOCKS)
+    (tmp_path / "user_fan.py").write_text(USER_STUDY)
+    run = subprocess.run([sys.executable, "-m", "archlab.study", "user_fan.py", "--no-train", "--workers", "2",
+                          "--threads", "1", "--out", "out"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "scaled" in pd.read_csv(tmp_path / "out" / "results.csv")["variant"].tolist()
+    assert all(t.state == TrialState.COMPLETE for t in job_trials(f"journal:{tmp_path / 'out' / 'jobs.journal'}",
+                                                                 "user_fan"))
