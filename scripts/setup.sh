@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install archlab (editable, with its test tools and the deployment runtimes the tests run) into the
+# Install archlab (editable, with its test tools, the deployment runtimes the tests run and optuna-dashboard) into the
 # current Python environment.
 #
 # torch: kept as it is when already installed (a CUDA build stays a CUDA build). With no torch:
@@ -19,5 +19,5 @@ else
     echo "setup: no torch, no GPU: installing the CPU build torch==2.13.0"
     "$PY" -m pip install --quiet torch==2.13.0 ${ARCHLAB_TORCH_INDEX:+--index-url "$ARCHLAB_TORCH_INDEX"}
 fi
-"$PY" -m pip install --quiet -e ".[test,deploy]"
+"$PY" -m pip install --quiet -e ".[test,deploy,dashboard]"
 echo "setup: archlab $("$PY" -c 'import archlab; print(archlab.__version__)') installed for $("$PY" --version)"
