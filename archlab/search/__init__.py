@@ -9,8 +9,11 @@ knobs and the block options of each slot, the objectives and the constraints (:m
 Each trial's network is measured by :mod:`.objective` (latency or MACs; a zero-cost proxy or a
 short training), the study lives in an Optuna storage (:mod:`.storage`: SQLite, a journal file or
 PostgreSQL, with heartbeats so a killed worker's trial is retried), :mod:`.runner` runs the
-workers, :mod:`.export` writes the front and :mod:`.hypervolume` measures it. :mod:`.optuna_compat`
-holds every use of Optuna's private names (the one file to adapt when an Optuna upgrade moves one).
+workers (one per ``--devices`` slot when given), :mod:`.export` writes the front and
+:mod:`.hypervolume` measures it. :mod:`.fidelity` schedules successive halving over the training
+budget (``--fidelity sh``) and :mod:`.fidelity_report` compares it with full-budget training.
+:mod:`.optuna_compat` holds every use of Optuna's private names (the one file to adapt when an
+Optuna upgrade moves one).
 """
 from archlab.search.space import (CONSTRAINTS, KNOB_NAMES, METRICS, Knob, SearchError, SearchSpace, Slot,
                                   accuracy_choices, list_spaces, load_space, parse_accuracy)

@@ -9,6 +9,12 @@ sizes is left out, and the plot's notes say so.
 The hypervolume (:mod:`archlab.search.hypervolume`) of the search's feasible front after each
 trial (in trial-number order) is compared with that of the feasible hand-designed points, both
 under one normalisation over every feasible point of either set and one reference point.
+
+Under successive halving (:mod:`archlab.search.fidelity`) only full-budget trials are results:
+trials.csv lists every rung (``rung``, ``rung_steps``, ``final``), while the front, its plot and
+the hypervolume use the final trials alone (a lower rung's mIoU is of a model part-way through
+its training). Each row names the worker slot that ran the trial (``worker_device``), the one
+whose worker timed its latency (``latency_worker_device``) and that device (``device_name``).
 """
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ import numpy as np
 import pandas as pd
 from optuna.trial import TrialState
 
+from archlab.search import fidelity
 from archlab.search import optuna_compat as compat
 from archlab.search.hypervolume import Normalisation, hypervolume, hypervolume_curve
 from archlab.search.objective import Evaluator, Objectives
@@ -29,11 +36,13 @@ from archlab.search.storage import counted_trials, retried_numbers
 from archlab.files import atomic_write_csv
 
 FIGURES = ("params", "macs_fvcore", "latency_ms_median", "latency_ms_iqr", "fps", "device_name", "input_size",
-           "miou_ci_low", "miou_ci_high", "miou_seeds")
+           "miou_ci_low", "miou_ci_high", "miou_seeds", "worker_device", "latency_worker_device", "worker_cores",
+           "train_steps", "eval_time_s")
 
 
 def trials_frame(study, objectives: Objectives) -> pd.DataFrame:
-    """One row per trial: number, state, point, cost and accuracy columns, constraint values, feasibility."""
+    """One row per trial: number, state, point, cost and accuracy columns, constraint values, feasibility,
+    and the rung (``rung``, ``rung_steps``, ``final``: whether its figures are full-budget ones)."""
     retried = retried_numbers(study.get_trials(deepcopy=False))
     rows = []
     for t in study.get_trials(deepcopy=False):
@@ -48,6 +57,9 @@ def trials_frame(study, objectives: Objectives) -> pd.DataFrame:
         for name, value in t.constraints.items():
             row[f"violation_{name}"] = value
         row["feasible"] = bool(t.state == TrialState.COMPLETE and all(v <= 0 for v in t.constraints.values()))
+        row["rung"], row["rung_steps"] = fidelity.rung_of(t), t.user_attrs.get("rung_steps")
+        row["final"] = fidelity.is_final(t)
+        row["promoted_from"] = t.user_attrs.get("promoted_from")
         row["retry_of"] = compat.retried_trial_number(t)
         row["retried"] = t.number in retried
         row["cached_from"] = record.get("cached_from")
@@ -155,6 +167,11 @@ def _settings_note(objectives: Objectives, frame: pd.DataFrame) -> str:
     h, w = objectives.size
     device = frame["device_name"].dropna().iloc[0] if "device_name" in frame and frame["device_name"].notna().any() \
         else objectives.device
+    names = sorted(frame["device_name"].dropna().unique()) if "device_name" in frame else []
+    slots = sorted(frame["latency_worker_device"].dropna().unique()) if "latency_worker_device" in frame else []
+    if len(names) > 1 or len(slots) > 1:       # several devices timed: trials.csv says which timed each trial
+        device = (f"{', '.join(map(str, names))} (worker slots {', '.join(map(str, slots))}; per trial: "
+                  f"latency_worker_device, device_name in trials.csv)")
     cost = (f"latency: median of {objectives.latency_runs} runs (after {objectives.latency_warmup} warm-up), "
             f"batch 1, fp32, {h}x{w} on {device}") if objectives.metric == "latency" else f"MACs: fvcore, {h}x{w}"
     if objectives.accuracy == "miou":
@@ -173,7 +190,7 @@ def export(space: SearchSpace, *, storage: str | None = None, out: Path | None =
            threads: int | None = None, studies_dirs=()) -> list[Path]:
     """Write the search's report files under ``out`` (default reports/NAME); returns the paths written."""
     from archlab.report.pareto import pareto_mask, pareto_plot
-    from archlab.search.runner import SearchSettings, open_search_study
+    from archlab.search.runner import ATTR_FIDELITY, SearchSettings, open_search_study
     from archlab.search.storage import resolve_storage
 
     out = Path(out) if out is not None else Path("reports") / space.name
@@ -189,7 +206,7 @@ def export(space: SearchSpace, *, storage: str | None = None, out: Path | None =
     atomic_write_csv(out / "trials.csv", frame.drop(columns=["spec_json"]))
     written.append(out / "trials.csv")
 
-    ok = frame[frame["feasible"] & np.isfinite(pd.to_numeric(frame[y], errors="coerce"))].copy()
+    ok = frame[frame["feasible"] & frame["final"] & np.isfinite(pd.to_numeric(frame[y], errors="coerce"))].copy()
     mask = pareto_mask(ok[x], ok[y]) if len(ok) else np.zeros(0, bool)
     front = ok[mask].sort_values(x)
     atomic_write_csv(out / "front.csv", front)
@@ -200,9 +217,13 @@ def export(space: SearchSpace, *, storage: str | None = None, out: Path | None =
     infeasible_refs = refs[~refs["feasible"]]["variant"].tolist() if len(refs) else []
     counted = counted_trials(study.get_trials(deepcopy=False))
     n_complete = int((frame["state"] == "COMPLETE").sum())
+    lower = int(((frame["state"] == "COMPLETE") & ~frame["final"]).sum())
+    schedule = study.user_attrs.get(ATTR_FIDELITY)
     lines = [f"{len(counted)} trials ({n_complete} complete, {len(ok)} feasible and drawn; "
-             f"{n_complete - len(ok)} infeasible or without a finite accuracy, not drawn). "
-             f"Labels: trial numbers (front.csv has their points).",
+             f"{n_complete - len(ok) - lower} infeasible or without a finite accuracy, not drawn"
+             + (f"; {lower} at lower rungs of successive halving (rungs {schedule['rungs']} steps, eta "
+                f"{schedule['eta']}), not drawn: only full-budget figures are final" if schedule else "")
+             + "). Labels: trial numbers (front.csv has their points).",
              _settings_note(objectives, frame),
              f"Hand-designed: the {space.reference_study} variants, measured the same way"
              + (f"; infeasible, not drawn: {', '.join(infeasible_refs)}" if infeasible_refs else "") + "."]
@@ -224,18 +245,20 @@ def export(space: SearchSpace, *, storage: str | None = None, out: Path | None =
     if np.isfinite(cost_all).any():
         norm = Normalisation.over(cost_all, acc_all)
         ordered = frame.sort_values("number")
-        use = ordered["feasible"] & np.isfinite(pd.to_numeric(ordered[y], errors="coerce"))
+        use = ordered["feasible"] & ordered["final"] & np.isfinite(pd.to_numeric(ordered[y], errors="coerce"))
         c = np.where(use, pd.to_numeric(ordered[x], errors="coerce"), np.nan)
         a = np.where(use, pd.to_numeric(ordered[y], errors="coerce"), np.nan)
         curve = hypervolume_curve(c, a, norm)
         ref_hv = hypervolume(feasible_refs[x], feasible_refs[y], norm) if len(feasible_refs) else math.nan
         hv = pd.DataFrame({"number": ordered["number"].to_numpy(), "state": ordered["state"].to_numpy(),
-                           "feasible": ordered["feasible"].to_numpy(), "hypervolume": curve,
+                           "feasible": ordered["feasible"].to_numpy(), "final": ordered["final"].to_numpy(),
+                           "hypervolume": curve,
                            "reference_hypervolume": ref_hv})
         atomic_write_csv(out / "hypervolume.csv", hv)
         written.append(out / "hypervolume.csv")
-        hv_notes = [norm.describe(x, y) + ".", "Search: feasible complete trials up to each trial number; "
-                    f"hand-designed: feasible {space.reference_study} variants ({len(feasible_refs)})."]
+        hv_notes = [norm.describe(x, y) + ".", "Search: feasible complete trials up to each trial number"
+                    + (" (full-budget ones only; lower rungs of successive halving add nothing)" if schedule else "")
+                    + f"; hand-designed: feasible {space.reference_study} variants ({len(feasible_refs)})."]
         if command:
             hv_notes.append(f"Made by: {command}")
         written.append(_hypervolume_plot(hv, out / "hypervolume.png", title=f"{space.title}: hypervolume",

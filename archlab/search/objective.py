@@ -175,16 +175,26 @@ class Evaluator:
             self._batch = (images.to(device), labels.to(device))
         return self._batch
 
-    def evaluate(self, spec) -> dict:
+    def evaluate(self, spec, *, steps: int | None = None, cost: dict | None = None) -> dict:
         """Profile ``spec`` and measure its accuracy; returns the flat record (profile figures, accuracy,
-        constraint values, settings). Raises what profiling or training raise."""
+        constraint values, settings). Raises what profiling or training raise.
+
+        ``steps``: with accuracy ``miou``, train only to this step of the budget's schedule and
+        evaluate there (a rung of successive halving, :mod:`archlab.search.fidelity`); None trains
+        the whole budget. ``cost``: the profile figures of this spec measured before (a promoted
+        rung), used instead of profiling again.
+        """
+        record = dict(cost) if cost is not None else self.measure_cost(spec)
+        record.update(self.measure_accuracy(spec, steps=steps))
+        return self.finish(spec, record)
+
+    def measure_cost(self, spec) -> dict:
+        """The profile figures of ``spec`` (latency and counts, as the objectives ask), and
+        ``profile_keys``: the names of those figures, so a later rung can reuse exactly them."""
         from archlab.profile import profile
 
         o = self.objectives
-        if self.threads:
-            import torch
-
-            torch.set_num_threads(self.threads)
+        self._set_threads()
         tick = time.perf_counter()
         with warnings.catch_warnings():         # the record says it (latency_noisy, latency_warning)
             warnings.simplefilter("ignore", NoisyLatencyWarning)
@@ -193,16 +203,32 @@ class Evaluator:
                              backend=o.backend if o.needs_latency else "eager").record
         record = {k: v for k, v in record.items() if k not in PROFILE_DROP}
         record["profile_time_s"] = time.perf_counter() - tick
+        record["profile_keys"] = sorted(record)
+        return record
+
+    def measure_accuracy(self, spec, *, steps: int | None = None) -> dict:
+        """The accuracy figures of ``spec``: the proxy's score, or the training's mIoU (to ``steps``
+        when given, see :meth:`evaluate`), and ``accuracy_time_s``."""
+        self._set_threads()
         tick = time.perf_counter()
-        kind, name = parse_accuracy(o.accuracy)
+        kind, name = parse_accuracy(self.objectives.accuracy)
         if kind == "proxy":
+            if steps is not None:
+                raise ValueError(f"a training budget of {steps} steps was asked for accuracy "
+                                 f"{self.objectives.accuracy!r}, which trains nothing")
             from archlab.proxies import score
 
             images, labels = self.proxy_batch()
-            record[o.accuracy_column] = score(name, spec, images, labels, seed=o.proxy.get("seed", 0))
+            record = {self.objectives.accuracy_column: score(name, spec, images, labels,
+                                                            seed=self.objectives.proxy.get("seed", 0))}
         else:
-            record.update(self._train(spec))
+            record = self._train(spec, steps=steps)
         record["accuracy_time_s"] = time.perf_counter() - tick
+        return record
+
+    def finish(self, spec, record: dict) -> dict:
+        """``record`` completed: the objective hook, objective and constraint values, feasibility and settings."""
+        o = self.objectives
         if self._hook is not None:
             changed = self._hook(spec, record)
             record = record if changed is None else changed
@@ -213,9 +239,16 @@ class Evaluator:
         record["settings"] = o.settings()
         return _jsonable(record)
 
-    def _train(self, spec) -> dict:
+    def _set_threads(self) -> None:
+        if self.threads:
+            import torch
+
+            torch.set_num_threads(self.threads)
+
+    def _train(self, spec, steps: int | None = None) -> dict:
         """Train ``spec`` once per seed (0..seeds-1, each in its own resumable directory); the record's
-        ``miou`` is the mean over seeds, with its 95% interval and every seed's value."""
+        ``miou`` is the mean over seeds, with its 95% interval and every seed's value. With ``steps``,
+        each seed's training stops at that step of its schedule (:func:`archlab.search.fidelity.train_to`)."""
         from dataclasses import replace
 
         from archlab.stats import t_interval
@@ -227,7 +260,12 @@ class Evaluator:
             config = replace(base, seed=seed)
             out = self.runs_dir / f"{spec.content_hash()}-{config.result_hash()[:8]}"
             with _dir_lock(out):
-                record = train(spec, config, out=out, progress=False, threads=self.threads)
+                if steps is None:
+                    record = train(spec, config, out=out, progress=False, threads=self.threads)
+                else:
+                    from archlab.search.fidelity import train_to
+
+                    record = train_to(spec, config, out, steps, threads=self.threads)
             if not kept:
                 kept = {k: v for k, v in record.items() if k not in TRAIN_DROP}
                 kept["train_run"] = str(out)

@@ -3,10 +3,14 @@
 Importable once this folder is on sys.path (the tests put it there, and in PYTHONPATH for their
 subprocesses): tiny search spaces (64x128, MACs and the parameter-count proxy, so a trial takes
 about a second), the objective hook ``search_fixtures:sleepy`` that marks and sleeps so a test can
-kill a worker mid-trial, and ``python search_fixtures.py OUT TRIALS STORAGE [WORKERS]`` to run a search.
+kill a worker mid-trial, the hook ``search_fixtures:barrier`` that holds each worker's first trial
+until every worker has one (so a test sees every worker measure), ``TRAINED``: the tiny space
+with a training of a few steps at 32x64 as its accuracy (multi-fidelity tests), and
+``python search_fixtures.py OUT TRIALS STORAGE [WORKERS]`` to run a search.
 
 Hook settings by environment: SLOW_HOOK_DIR (a marker file per call, named by pid and spec hash)
-and SLOW_HOOK_SECONDS (how long to sleep; 0 by default).
+and SLOW_HOOK_SECONDS (how long to sleep; 0 by default); BARRIER_DIR and BARRIER_WORKERS (how many
+distinct processes must have called before any goes on; at most 120 s).
 """
 import os
 import sys
@@ -27,6 +31,10 @@ TINY = SearchSpace(
     constraints={"params_M": 2.5}, reference_study="dapf_vs_aspp", population_size=2,
 )
 SLOW = replace(TINY, objective_hook="search_fixtures:sleepy")
+# a continuous width: two workers never draw the same point (a copied record would name the other's slot)
+PINNED = replace(TINY, knobs=(Knob("width", 0.5, 1.0),), objective_hook="search_fixtures:barrier")
+TINY_TRAIN = {"size": (32, 64), "steps": 9, "batch": 2, "warmup_steps": 1, "eval_length": 2, "train_length": 4}
+TRAINED = replace(TINY, accuracy="miou", train=TINY_TRAIN)
 
 
 def sleepy(spec, record):
@@ -36,6 +44,17 @@ def sleepy(spec, record):
         (Path(folder) / f"{os.getpid()}-{spec.content_hash()}").write_text(spec.name)
     time.sleep(float(os.environ.get("SLOW_HOOK_SECONDS", "0")))
     record["hook_called"] = True
+    return record
+
+
+def barrier(spec, record):
+    folder = os.environ.get("BARRIER_DIR")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        (Path(folder) / str(os.getpid())).write_text(spec.name)
+        deadline, wanted = time.time() + 120, int(os.environ.get("BARRIER_WORKERS", "2"))
+        while len(list(Path(folder).iterdir())) < wanted and time.time() < deadline:
+            time.sleep(0.1)
     return record
 
 

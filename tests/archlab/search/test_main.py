@@ -65,3 +65,31 @@ def test_a_search_refused_for_a_missing_device_leaves_nothing_behind(tmp_path, m
     assert not list(tmp_path.iterdir())                             # no study was created
     assert main(base) == 0
     assert "1/1 trials" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["search_fassd", "--fidelity", "sh"], ["--fidelity sh halves a training budget", "add --objective miou"]),
+    (["search_fassd", "--eta", "3"], ["--eta only apply with --fidelity sh"]),
+    (["search_fassd", "--objective", "miou", "--fidelity", "sh", "--eta", "1"], ["--eta 1 must be an integer >= 2"]),
+    (["search_fassd", "--objective", "miou", "--fidelity", "sh", "--min-steps", "60"],
+     ["--min-steps 60 must be a positive integer below the full budget of 60 steps"]),
+    (["search_fassd", "--objective", "miou", "--fidelity", "sh", "--bracket", "2"], ["--bracket 2 must be an integer"]),
+])
+def test_fidelity_mistakes_are_one_line_errors(capsys, argv, expected, tmp_path):
+    assert main(argv + ["--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err
+    for text in expected:
+        assert text in err
+    assert not list(tmp_path.iterdir())                             # refused before a study was made
+
+
+@pytest.mark.parametrize("devices, expected", [
+    ("cpu:0,cuda:0", "mixes cpu and cuda"),
+    ("gpu:0", "'gpu:0' is not a device; valid entries are cpu, cpu:N"),
+    ("cpu:0,cpu:2", "'cpu:2': cpu slots are numbered 0..1"),
+])
+def test_bad_devices_are_refused_by_the_parser(capsys, devices, expected):
+    with pytest.raises(SystemExit) as refused:
+        main(["search_fassd", "--devices", devices])
+    assert refused.value.code == 2 and expected in capsys.readouterr().err

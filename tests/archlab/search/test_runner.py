@@ -126,3 +126,34 @@ def test_a_killed_workers_trial_fails_by_heartbeat_and_is_retried(tmp_path, monk
     assert result.trials == 3 and result.retried == 1 and len(counted_trials(trials)) == 3
     assert all(t.state == TrialState.COMPLETE for t in counted_trials(trials))
     check_complete_trials(trials, SLOW)
+
+
+def test_workers_on_cpu_slots_run_on_disjoint_cores_and_records_name_their_slot(tmp_path, monkeypatch):
+    from search_fixtures import PINNED
+
+    monkeypatch.setenv("BARRIER_DIR", str(tmp_path / "barrier"))       # each worker's first trial waits for the other's
+    monkeypatch.setenv("BARRIER_WORKERS", "2")
+    url = f"journal:{tmp_path / 's.journal'}"
+    settings = replace(FAST, trials=2, storage=url, out=tmp_path, threads=None, devices=("cpu:0", "cpu:1"))
+    result = run_search(PINNED, settings)                   # no --workers: one per device
+    trials = trials_of(url, tmp_path)
+    assert result.trials == 2 and all(t.state == TrialState.COMPLETE for t in trials)
+    records = [t.user_attrs["record"] for t in trials]
+    assert sorted(r["worker_device"] for r in records) == ["cpu:0", "cpu:1"]
+    assert all(r["latency_worker_device"] == r["worker_device"] and "cached_from" not in r for r in records)
+    cores = {r["worker_device"]: set(r["worker_cores"]) for r in records}
+    assert cores["cpu:0"] and cores["cpu:1"] and not cores["cpu:0"] & cores["cpu:1"]
+    assert cores["cpu:0"] | cores["cpu:1"] <= set(os.sched_getaffinity(0))
+    assert all(r["threads"] == len(cores[r["worker_device"]]) for r in records)      # one torch thread per core
+    assert {r["settings"]["device"] for r in records} == {"cpu"}                    # the study's device is the kind
+    assert len(list((tmp_path / "barrier").iterdir())) == 2                          # two processes measured
+
+
+def test_devices_are_checked_against_the_device_and_the_machine(tmp_path):
+    from archlab.devices import DeviceError
+
+    with pytest.raises(DeviceError, match="--device cuda is not of the kind of --devices cpu:0,cpu:1"):
+        run_search(TINY, replace(FAST, trials=1, out=tmp_path, devices=("cpu:0", "cpu:1"), device="cuda"))
+    with pytest.raises(DeviceError, match="mixes cpu and cuda"):
+        run_search(TINY, replace(FAST, trials=1, out=tmp_path, devices=("cpu:0", "cuda:0")))
+    assert not list(tmp_path.iterdir())                     # refused before a study was made
