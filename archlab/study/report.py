@@ -1,4 +1,4 @@
-"""A study's report files: table.md, pareto.png (MACs and latency against mIoU), breakdown.png, qualitative.png."""
+"""A study's report files: table.md, table.tex (the same table in LaTeX), pareto.png (MACs and latency against mIoU), breakdown.png, qualitative.png."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,6 +7,7 @@ import pandas as pd
 
 from archlab.study.definition import Study
 from archlab.study.jobs import slug
+from archlab.study.latex import latex_table
 from archlab.study.table import markdown_table
 
 
@@ -20,6 +21,8 @@ def write_reports(study: Study, frame: pd.DataFrame, out: Path, *, command: str,
     written = []
     (out / "table.md").write_text(markdown_table(study, frame, command=command, elapsed_s=elapsed_s))
     written.append(out / "table.md")
+    (out / "table.tex").write_text(latex_table(study, frame, command=command))
+    written.append(out / "table.tex")
     first = frame.iloc[0]
     size, device = first.get("input_size", "?"), first.get("device_name", "?")
     trained = "miou" in frame and frame["miou"].notna().any()
