@@ -218,30 +218,44 @@ class Heartbeat:
         self.thread.join()
 
 
+@contextlib.contextmanager
+def _held(lock):
+    """An Optuna journal file lock (``acquire``/``release``) as a context manager."""
+    lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def repair_journal(path: Path) -> int:
     """Drop an incomplete last record of a journal file (a process killed in the middle of writing
     it), so that the next record does not fuse with it and make the file unreadable. Records are
     one JSON object per line: everything after the last newline is the incomplete one. Returns the
-    number of bytes dropped (0 for an intact file); done under a lock of its own (PATH.repair.lock:
-    Optuna's journal lock, PATH.lock, is an exists-or-not file that must not be left behind)."""
+    number of bytes dropped (0 for an intact file). Done under a lock of its own (PATH.repair.lock) and
+    under the lock Optuna's writers append under (PATH.lock), so a record another live process is
+    writing at this moment (a worker starting, or ``--status``, beside running workers) is never taken
+    for an incomplete one; a PATH.lock left by a killed process is broken by Optuna after its 30 s grace period."""
     from archlab.files import file_lock
 
     if not path.is_file() or path.stat().st_size == 0:
         return 0
-    with file_lock(path.with_name(path.name + ".repair")):
-        with open(path, "rb+") as handle:
-            size = handle.seek(0, 2)
-            tail = b""
-            position = size
-            while position > 0 and b"\n" not in tail:
-                step = min(4096, position)
-                position -= step
-                handle.seek(position)
-                tail = handle.read(step) + tail
-            keep = position + tail.rfind(b"\n") + 1 if b"\n" in tail else 0
-            if keep == size:
-                return 0
-            handle.truncate(keep)
+    from optuna.storages.journal import JournalFileSymlinkLock
+
+    writers = JournalFileSymlinkLock(str(path))     # the lock Optuna's writers append under
+    with file_lock(path.with_name(path.name + ".repair")), _held(writers), open(path, "rb+") as handle:
+        size = handle.seek(0, 2)
+        tail = b""
+        position = size
+        while position > 0 and b"\n" not in tail:
+            step = min(4096, position)
+            position -= step
+            handle.seek(position)
+            tail = handle.read(step) + tail
+        keep = position + tail.rfind(b"\n") + 1 if b"\n" in tail else 0
+        if keep == size:
+            return 0
+        handle.truncate(keep)
     print(f"note: {path}: dropped an incomplete last record of {size - keep} bytes (a process was killed while "
           f"writing it); the trials before it are kept", file=sys.stderr)
     return size - keep

@@ -132,3 +132,28 @@ def test_a_journal_truncated_by_a_killed_writer_is_repaired_on_resume(tmp_path, 
     again = optuna.load_study(storage=open_storage(choice), study_name="s")
     assert len(again.trials) == 5 and sum(t.state.is_finished() for t in again.trials) >= 4
     assert repair_journal(choice.path) == 0 and not (tmp_path / "s.journal.lock").exists()
+
+
+def test_repair_waits_for_a_live_writer_and_keeps_its_record(tmp_path):
+    """A record half-written by a live process (it holds Optuna's writer lock) is not dropped: the
+    repair waits for the lock, then finds the record whole."""
+    import threading
+
+    from optuna.storages.journal import JournalFileSymlinkLock
+
+    from archlab.search.storage import repair_journal
+
+    path = tmp_path / "study.journal"
+    path.write_bytes(b'{"op_code": 0}\n{"op_code": 1, "half')
+    writer = JournalFileSymlinkLock(str(path))
+    writer.acquire()
+    dropped = []
+    repair = threading.Thread(target=lambda: dropped.append(repair_journal(path)))
+    repair.start()
+    repair.join(timeout=1.0)
+    assert repair.is_alive(), "the repair waits while a writer holds the lock"
+    with open(path, "ab") as handle:
+        handle.write(b' written"}\n')
+    writer.release()
+    repair.join(timeout=30)
+    assert dropped == [0] and path.read_bytes().endswith(b'written"}\n')
