@@ -34,23 +34,35 @@ def load_model(checkpoint: dict):
 
 def evaluate_checkpoint(path, split=None, data_root=None, size=None, length=None, device="cpu", batch=8) -> dict:
     """Re-evaluate a checkpoint; returns the accuracy record (``miou`` as a fraction, per-class IoU)."""
-    from archlab.data import get_dataset
     from archlab.train import checkpoint as ckpt
-    from archlab.train.config import TrainConfig
-    from archlab.train.loop import CHECKPOINT_FILE, evaluate, miou_fields
+    from archlab.train.loop import CHECKPOINT_FILE
 
     path = Path(path)
     if path.is_dir():
         path = path / CHECKPOINT_FILE
-    state = ckpt.load(path)
+    return {**evaluate_state(ckpt.load(path), split, data_root, size, length, device, batch), "checkpoint": str(path)}
+
+
+def evaluate_state(state: dict, split=None, data_root=None, size=None, length=None, device="cpu", batch=8, *,
+                   amp: str = "off", channels_last: bool = False) -> dict:
+    """Evaluate a loaded checkpoint ``state`` as the trainer evaluates (``amp`` and ``channels_last`` as
+    its run had them); returns the accuracy record, with the module, dataset and size under ``_model``,
+    ``_dataset`` and ``_size``."""
+    import torch
+
+    from archlab.data import get_dataset
+    from archlab.train.config import TrainConfig
+    from archlab.train.loop import evaluate, miou_fields
+
     config = TrainConfig.from_dict(state["config"])
     size = tuple(size or config.size)
     split = split or config.eval_split
     dataset = get_dataset(config.data, split, root=data_root or config.data_root, size=size, seed=config.data_seed)
-    model = load_model(state).to(device)
-    matrix = evaluate(model, dataset, size, batch=batch, device=device, length=length)
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    model = load_model(state).to(device, memory_format=layout)
+    matrix = evaluate(model, dataset, size, batch=batch, device=device, length=length, amp=amp)
     n = len(dataset) if length is None else min(length, len(dataset))
-    return {"model": state["identity"]["model"], "checkpoint": str(path), "step": state["step"],
+    return {"model": state["identity"]["model"], "step": state["step"],
             "miou_dataset": config.data, "miou_split": split, "miou_size": f"{size[0]}x{size[1]}",
             "miou_images": n, **miou_fields(matrix, dataset), "_model": model, "_dataset": dataset, "_size": size}
 

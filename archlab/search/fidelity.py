@@ -349,37 +349,30 @@ def train_to(spec, config, out: Path, steps: int, *, threads: int | None = None)
 
 
 def evaluate_checkpoint(path: Path, config, *, threads: int | None = None) -> dict:
-    """The record of a training checkpoint's weights evaluated as the trainer evaluates (its
-    ``evaluate`` and ``miou_fields`` on ``config``'s eval split, length and batch)."""
+    """The record of a training checkpoint's weights evaluated as the trainer evaluates
+    (:func:`archlab.evaluate.evaluate_state` on ``config``'s eval split, length, batch, AMP mode and layout)."""
     import time
 
     import torch
 
-    import archlab
-    from archlab.data import get_dataset
-    from archlab.spec import Spec
+    from archlab.evaluate import evaluate_state
     from archlab.train import checkpoint as ckpt
-    from archlab.train.loop import evaluate, miou_fields, state_digest
+    from archlab.train.loop import state_digest
 
     if threads:
         torch.set_num_threads(threads)
     state = ckpt.load(path)
-    spec = Spec.from_json(state["spec_json"])
     device = torch.device(config.device)
     amp = ("fp16" if device.type == "cuda" else "off") if config.amp == "auto" else config.amp
-    module = archlab.build(spec)
-    module.load_state_dict(state["model"])
-    module.to(device, memory_format=torch.channels_last if config.channels_last else torch.contiguous_format)
-    eval_set = get_dataset(config.data, config.eval_split, root=config.data_root, size=config.size,
-                           seed=config.data_seed)
     tick = time.perf_counter()
-    matrix = evaluate(module, eval_set, config.size, batch=config.eval_batch, device=device,
-                      length=config.eval_length, amp=amp)
+    result = evaluate_state(state, length=config.eval_length, device=device, batch=config.eval_batch, amp=amp,
+                            channels_last=config.channels_last)
+    module = result.pop("_model")
+    for key in ("_dataset", "_size", "model", "step", "miou_dataset", "miou_split", "miou_size"):
+        result.pop(key)
     losses = list(state.get("losses", []))
-    evaluated = len(eval_set) if config.eval_length is None else min(config.eval_length, len(eval_set))
-    steps = int(state["step"])
-    return {**state.get("identity", {}), "status": "ok", "failure": "", **miou_fields(matrix, eval_set),
-            "miou_images": evaluated, "eval_time_s": time.perf_counter() - tick, "train_steps": steps,
+    return {**state.get("identity", {}), "status": "ok", "failure": "", **result,
+            "eval_time_s": time.perf_counter() - tick, "train_steps": int(state["step"]),
             "train_time_s": float(state["train_time_s"]),
             "final_loss": float(np.mean(losses[-20:])) if losses else float("nan"),
             "weights_sha256": state_digest(module), "device": device.type}
