@@ -84,7 +84,7 @@ def slot_for(devices: list[str], worker: int) -> Slot | None:
     name = devices[worker % len(devices)]
     kind, index = _SLOT.fullmatch(name).groups()
     if kind == "cpu" and index is not None:
-        cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+        cores = available_cores()
         shares = sum(1 for d in devices if d.startswith("cpu:"))
         if shares > len(cores):
             raise DeviceError(f"--devices: {shares} cpu slots but this process may use only {len(cores)} cores")
@@ -92,6 +92,22 @@ def slot_for(devices: list[str], worker: int) -> Slot | None:
         mine = tuple(cores[int(index) * per:(int(index) + 1) * per])
         return Slot(name, "cpu", mine, len(mine))
     return Slot(name, kind)
+
+
+def available_cores() -> list[int]:
+    """The CPU cores this process may run on (its affinity, where the system has one)."""
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+
+
+def worker_threads(threads: int | None, workers: int, slot: Slot | None = None) -> int | None:
+    """The torch threads of each of ``workers`` workers: ``threads`` (``--threads``), else one per core
+    of the worker's cpu slot, else the cores shared among several workers; None (torch's default)
+    for a single worker without a slot."""
+    if threads:
+        return int(threads)
+    if slot is not None and slot.threads:
+        return slot.threads
+    return max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
 
 
 def claim_slot(slot: Slot | None) -> str | None:

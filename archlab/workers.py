@@ -83,3 +83,18 @@ def import_block_modules(modules: list[tuple[str, str | None]]) -> None:
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
+
+
+def start_worker(parent_pid: int, slot=None, block_modules=(), threads: int | None = None) -> None:
+    """What every spawned worker (a study's or a search's) does first: die with its parent, register
+    the user's blocks the parent had, take its device slot (:func:`archlab.devices.claim_slot`) and
+    set its torch thread count."""
+    from archlab.devices import claim_slot
+
+    die_with_parent(parent_pid)
+    import_block_modules(list(block_modules))
+    claim_slot(slot)
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)

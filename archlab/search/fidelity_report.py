@@ -44,6 +44,7 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from archlab import cli
+from archlab.devices import available_cores
 from archlab.files import atomic_save, atomic_write, atomic_write_csv
 from archlab.search import fidelity
 from archlab.search.hypervolume import Normalisation, hypervolume_curve
@@ -297,7 +298,7 @@ def machine() -> str:
 
     from archlab.profile.record import cpu_name
 
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    usable = len(available_cores())
     return (f"{cpu_name()}, {os.cpu_count()} logical cores ({usable} usable by this process); torch "
             f"{torch.__version__}, optuna {optuna.__version__}")
 

@@ -48,6 +48,7 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
+from archlab.devices import available_cores, worker_threads
 from archlab.progress import ProgressBar
 from archlab.workers import user_block_modules
 from archlab.search import fidelity
@@ -55,7 +56,7 @@ from archlab.search import optuna_compat as compat
 from archlab.search.objective import Evaluator, Objectives
 from archlab.search.space import SearchError, SearchSpace
 from archlab.search.storage import (Heartbeat, StorageChoice, copy_default_sqlite, counted_trials, exact_counts,
-                                    open_storage, resolve_storage, study_lock)
+                                    give_back, open_storage, resolve_storage, study_lock)
 
 DIRECTIONS = ("minimize", "maximize")
 ATTR_SETTINGS = "archlab:objectives"
@@ -318,7 +319,7 @@ def work(space: SearchSpace, settings: SearchSettings, choice: StorageChoice, ob
     if schedule is not None:        # rung checkpoints of one schedule: never a run another schedule went past
         runs_dir = runs_dir / f"sh-{schedule.key()[:8]}"
     evaluator = Evaluator(objectives, runs_dir=runs_dir, threads=threads)
-    where = {"worker_device": slot.name if slot is not None else objectives.device, "worker_cores": _cores()}
+    where = {"worker_device": slot.name if slot is not None else objectives.device, "worker_cores": available_cores()}
     finished = 0
     while deadline is None or time.time() < deadline:
         trial, running = None, False
@@ -347,7 +348,7 @@ def work(space: SearchSpace, settings: SearchSettings, choice: StorageChoice, ob
                 state, values, message = run_trial(space, study, trial, evaluator, where=where, schedule=schedule)
             study.tell(trial, values=values, state=state)
         except KeyboardInterrupt:
-            _give_back(study, trial, settings)
+            give_back(study, trial.number, settings.max_retry)
             raise
         except optuna.exceptions.UpdateFinishedTrialError:     # this worker was too slow to beat (a stalled machine)
             print(f"worker {index}: trial {trial.number} was declared dead by another worker (no heartbeat for "
@@ -366,41 +367,13 @@ def _targeted(counted, schedule) -> list:
     return counted if schedule is None else fidelity.sampled(counted)
 
 
-def _cores() -> list[int]:
-    """The CPU cores this process may run on."""
-    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
-
-
-def _give_back(study, trial, settings: SearchSettings) -> None:
-    """Ctrl-C during a trial: fail it and queue a retry now, instead of waiting for its heartbeat to go stale."""
-    from optuna.storages import RetryHeartbeatStaleTrialCallback
-
-    try:
-        study.tell(trial, state=TrialState.FAIL)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            frozen = compat.frozen_trial(trial)
-            RetryHeartbeatStaleTrialCallback(max_retry=settings.max_retry)(study, frozen)
-    except Exception:  # noqa: BLE001 - the heartbeat catches what this misses
-        pass
-
-
 def _worker_main(space, settings, choice, objectives, target, index, deadline, threads, parent_pid=None, slot=None,
                  schedule=None, block_modules=()):
-    """Entry point of a worker process (``--workers K`` or ``--devices``): it claims its device slot
-    first (:func:`archlab.devices.claim_slot`), dies with the process that started it, and imports
-    the user's block modules the parent had (:func:`archlab.workers.import_block_modules`)."""
-    from archlab.devices import claim_slot
+    """Entry point of a worker process (``--workers K`` or ``--devices``): see
+    :func:`archlab.workers.start_worker`, then work."""
+    from archlab.workers import start_worker
 
-    claim_slot(slot)
-    import torch
-
-    from archlab.workers import die_with_parent, import_block_modules
-
-    die_with_parent(parent_pid)
-    import_block_modules(list(block_modules))
-    if threads:
-        torch.set_num_threads(threads)
+    start_worker(parent_pid, slot, block_modules, threads)
     try:
         work(space, settings, choice, objectives, target, index=index, deadline=deadline, threads=threads, slot=slot,
              schedule=schedule)
@@ -535,7 +508,7 @@ def run_search(space: SearchSpace, settings: SearchSettings = SearchSettings()) 
     with _Progress(settings.progress, space, objectives, target, before, trials, schedule) as bar:
         if settings.workers == 1 and not slots:
             ran = work(space, settings, choice, objectives, target, deadline=deadline, on_trial=bar.update,
-                       threads=_worker_threads(settings, None), schedule=schedule)
+                       threads=worker_threads(settings.threads, settings.workers), schedule=schedule)
         else:
             ran = _run_processes(space, settings, choice, objectives, target, deadline, slots, schedule, study, bar,
                                  notes)
@@ -556,16 +529,6 @@ def run_search(space: SearchSpace, settings: SearchSettings = SearchSettings()) 
         fidelity=schedule.describe() if schedule is not None else "")
 
 
-def _worker_threads(settings: SearchSettings, slot) -> int | None:
-    """Torch threads of a worker: ``--threads``, else one per core of its cpu slot, else the cores
-    shared among the workers (None, torch's default, for a single worker)."""
-    if settings.threads:
-        return settings.threads
-    if slot is not None and slot.threads:
-        return slot.threads
-    return max(1, (os.cpu_count() or 1) // settings.workers) if settings.workers > 1 else None
-
-
 def _run_processes(space, settings, choice, objectives, target, deadline, slots, schedule, study, bar, notes) -> int:
     """Start ``settings.workers`` worker processes (worker i on ``slots[i]`` when there are slots) and
     wait for them, updating the progress bar."""
@@ -578,7 +541,7 @@ def _run_processes(space, settings, choice, objectives, target, deadline, slots,
         procs.append(ctx.Process(
             target=_worker_main, name=f"archlab-search-{i}",
             args=(space, replace(settings, progress=False), choice, objectives, target, i, deadline,
-                  _worker_threads(settings, slot), os.getpid()),
+                  worker_threads(settings.threads, settings.workers, slot), os.getpid()),
             kwargs={"slot": slot, "schedule": schedule, "block_modules": user_block_modules()}))
     for p in procs:
         p.start()

@@ -347,6 +347,19 @@ def study_lock(choice: StorageChoice, storage, study_name: str):
     yield
 
 
+def give_back(study, number: int, max_retry: int | None) -> None:
+    """Ctrl-C during trial ``number`` (a search's trial or a study's job): fail it and queue its retry
+    now, instead of waiting for its heartbeat to go stale."""
+    try:
+        study.tell(number, state=TrialState.FAIL)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            frozen = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
+            RetryHeartbeatStaleTrialCallback(max_retry=max_retry)(study, frozen)
+    except Exception:  # noqa: BLE001 - the heartbeat catches what this misses
+        pass
+
+
 def exact_counts(choice: StorageChoice) -> bool:
     """Whether :func:`study_lock` makes the trial count exact for this storage."""
     return choice.lock_path is not None or choice.kind == "postgresql"

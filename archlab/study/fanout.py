@@ -43,11 +43,11 @@ from dataclasses import replace
 import optuna
 from optuna.trial import TrialState
 
-from archlab.devices import claim_slot, slot_for
+from archlab.devices import available_cores, slot_for, worker_threads
 from archlab.hashing import digest
 from archlab.progress import ProgressBar
 from archlab.search import optuna_compat as compat
-from archlab.search.storage import Heartbeat, counted_trials, open_storage, resolve_storage, study_lock
+from archlab.search.storage import Heartbeat, counted_trials, give_back, open_storage, resolve_storage, study_lock
 from archlab.study.jobs import Job, StudyRun, apply_all, apply_result, run_job
 from archlab.workers import user_block_modules
 
@@ -141,17 +141,8 @@ class JobStore:
         self.storage.set_trial_state_values(trial_id, TrialState.FAIL)
 
     def give_back(self, trial_id: int) -> None:
-        """Ctrl-C during a job: fail it and queue its retry now rather than when its heartbeat goes stale."""
-        from optuna.storages import RetryHeartbeatStaleTrialCallback
-
-        try:
-            self.storage.set_trial_state_values(trial_id, TrialState.FAIL)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                RetryHeartbeatStaleTrialCallback(max_retry=self.settings.max_retry)(
-                    self.study, self.storage.get_trial(trial_id))
-        except Exception:  # noqa: BLE001 - the heartbeat catches what this misses
-            pass
+        """Ctrl-C during a job: fail it and queue its retry now (:func:`archlab.search.storage.give_back`)."""
+        give_back(self.study, self.storage.get_trial(trial_id).number, self.settings.max_retry)
 
     def states(self, jobs: list[Job]) -> dict[str, object]:
         """Job key -> its counted trial (the latest, when a job was enqueued again after failing)."""
@@ -206,35 +197,26 @@ def plan_digest(jobs: list[Job]) -> str:
     return digest([j.key for j in jobs])
 
 
-def worker_threads(settings, workers: int, slot=None) -> int:
-    """The CPU threads each worker trains with: ``--threads``, else its cpu slot's cores, else the
-    cores divided among the workers."""
-    if settings.threads:
-        return int(settings.threads)
-    if slot is not None and slot.threads:
-        return slot.threads
-    return max(1, (os.cpu_count() or 1) // max(1, workers))
-
-
 def resolve(run: StudyRun) -> StudyRun:
     """Settle what every worker of ``run`` shares: its training thread count (part of every training's
     key) and, with ``--devices``, the device kind its jobs run on (``cuda`` for ``cuda:0,cuda:1``)."""
+    from archlab.train.provenance import training_threads
+
     slot = slot_for(list(run.settings.devices), 0)
-    run.threads = worker_threads(run.settings, run.settings.workers, slot)
+    run.threads = training_threads(worker_threads(run.settings.threads, run.settings.workers, slot))
     if slot is not None:
         run.settings = replace(run.settings, device=slot.kind)
         run.config = replace(run.config, device=slot.kind)
     return run
 
 
-def work(run: StudyRun, index: int, slot=None, *, on_job=None) -> int:
+def work(run: StudyRun, index: int, slot=None) -> int:
     """One worker: claim and run jobs of ``run``'s plan until none is waiting or running. Returns how
     many jobs it finished. Its device ``slot`` is claimed by the caller (:func:`_worker_main`)."""
     store = JobStore(run)
     jobs = run.plan()
-    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     worker = {"worker": _worker_name(index), "device": run.settings.device, "slot": slot.name if slot else "",
-              "cores": cores, "threads": run.threads}
+              "cores": available_cores(), "threads": run.threads}
     done = 0
     try:
         while True:
@@ -265,24 +247,16 @@ def work(run: StudyRun, index: int, slot=None, *, on_job=None) -> int:
                 continue
             apply_result(run, job, result)
             done += 1
-            if on_job is not None:
-                on_job(job)
     finally:
         store.close()
     return done
 
 
 def _worker_main(run: StudyRun, index: int, slot, block_modules: list, parent_pid: int) -> None:
-    """Entry point of a worker process: dies with its parent, registers the user's blocks, takes its
-    device slot, works."""
-    from archlab.workers import die_with_parent, import_block_modules
+    """Entry point of a worker process: :func:`archlab.workers.start_worker`, then work."""
+    from archlab.workers import start_worker
 
-    die_with_parent(parent_pid)
-    import_block_modules(block_modules)
-    claim_slot(slot)
-    import torch
-
-    torch.set_num_threads(run.threads)
+    start_worker(parent_pid, slot, block_modules, run.threads)
     try:
         work(run, index, slot)
     except KeyboardInterrupt:
@@ -298,7 +272,7 @@ def run_fanout(run: StudyRun, *, progress: bool = True, report=None):
     resolve(run)
     settings, workers = run.settings, run.settings.workers
     if run.force:
-        run.results(fresh=True), run.seed_store(fresh=True)
+        run.start_afresh()
     store = JobStore(run)
     jobs = run.plan()
     added = store.enqueue(jobs, new_generation=run.force, threads=run.threads)

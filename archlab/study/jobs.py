@@ -22,6 +22,7 @@ fan-out's results equal a single process's.
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -44,8 +45,6 @@ TIMING_FIELDS = ("latency_ms_median", "latency_ms_iqr", "fps", "latency_noisy", 
 
 def slug(name: str) -> str:
     """A variant name as a file name: ``FASSD-Net + ASPP`` -> ``fassd_net_aspp``."""
-    import re
-
     return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").lower() or "variant"
 
 
@@ -135,6 +134,11 @@ class StudyRun:
 
     def seed_store(self, fresh: bool = False) -> SeedResults:
         return SeedResults(self.out / SEEDS_FILE, fresh=fresh)
+
+    def start_afresh(self) -> None:
+        """``--force``: empty results.csv and seeds.csv, so every job is measured again."""
+        self.results(fresh=True)
+        self.seed_store(fresh=True)
 
     def breakdown_csv(self, variant: str) -> Path:
         return self.out / "breakdown" / f"{slug(variant)}.csv"

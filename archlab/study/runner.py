@@ -168,7 +168,7 @@ def prepare_run(study: Study, settings: StudySettings, *, out=None, runs_dir=Non
 def _run_jobs(run: StudyRun, progress: bool) -> pd.DataFrame:
     """Every job in turn in this process, each result applied as soon as it is there."""
     if run.force:
-        run.results(fresh=True), run.seed_store(fresh=True)
+        run.start_afresh()
     jobs = run.plan()
     n = len(run.order)
     trainings = sum(j.kind == "train" for j in jobs)
